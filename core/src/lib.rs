@@ -1,0 +1,5 @@
+//! rekor_meta_core: everything rekor_meta verifies, as plain Rust with no PostgreSQL dependency,
+//! so it can be unit-tested, fuzzed and benchmarked on its own.
+#![forbid(unsafe_code)]
+
+pub mod merkle;

@@ -1,0 +1,21 @@
+//! Raising user-facing errors: every error leaves with a chosen SQLSTATE, a one-line message and a
+//! DETAIL carrying the values, never as XX000 (a Rust panic) or 22000 (a bare `Err`).
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+pub use PgSqlErrorCode::{
+    ERRCODE_CHECK_VIOLATION as CHECK_VIOLATION, ERRCODE_INVALID_PARAMETER_VALUE as INVALID_PARAMETER,
+    ERRCODE_INVALID_TEXT_REPRESENTATION as INVALID_TEXT, ERRCODE_PROGRAM_LIMIT_EXCEEDED as LIMIT_EXCEEDED,
+};
+
+/// Raises an ERROR and never returns.
+pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, detail: impl Into<String>) -> ! {
+    let detail: String = detail.into();
+    let mut report = ErrorReport::new(code, message.into(), "rekor_meta");
+    if !detail.is_empty() {
+        report = report.set_detail(detail);
+    }
+    report.report(PgLogLevel::ERROR);
+    // report(ERROR) does not return; this only satisfies the type checker.
+    unreachable!("ereport(ERROR) returned")
+}

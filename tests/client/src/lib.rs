@@ -1,0 +1,1 @@
+//! Shared helpers for the client-level tests live in tests/client/tests/common.
