@@ -3,8 +3,6 @@
 //! This crate is the thin shell: `#[pg_extern]` wrappers that map SQL values to the plain-Rust
 //! core (`rekor_meta_core`) and map core errors to PostgreSQL errors with chosen SQLSTATEs.
 //! Schema objects (tables, triggers, grants) live in `sql/` and are loaded in order below.
-use pgrx::prelude::*;
-
 ::pgrx::pg_module_magic!(name, version);
 
 mod error;

@@ -3,7 +3,7 @@
 //! input raises 22023 with a message naming the failed check.
 use crate::error::{raise, INVALID_PARAMETER, LIMIT_EXCEEDED};
 use pgrx::prelude::*;
-use rekor_meta_core::merkle::{self as core, Hash, HashRole, MerkleError, MAX_PROOF_HASHES};
+use rekor_meta_core::merkle::{self as mk, Hash, HashRole, MerkleError, MAX_PROOF_HASHES};
 
 /// Maps a core error to (message, detail) and raises it.
 pub fn raise_merkle(err: &MerkleError) -> ! {
@@ -33,36 +33,40 @@ pub fn non_negative(name: &str, v: i64) -> u64 {
     u64::try_from(v).unwrap_or_else(|_| raise(INVALID_PARAMETER, format!("{name} must not be negative"), format!("{name} = {v}")))
 }
 
-/// Borrows the elements of a proof array, rejecting NULL elements and over-long proofs before
-/// touching their contents.
-pub fn proof_elements<'a>(proof: &'a Array<'a, &'a [u8]>) -> Vec<&'a [u8]> {
+/// Copies a proof array into hashes, rejecting over-long proofs (before reading any element), NULL
+/// elements and elements that are not 32 bytes.
+pub fn proof_hashes(proof: &Array<'_, &[u8]>) -> Vec<Hash> {
     if proof.len() > MAX_PROOF_HASHES {
         raise_merkle(&MerkleError::ProofTooLong { got: proof.len() });
     }
     proof
         .iter()
         .enumerate()
-        .map(|(i, e)| {
-            e.unwrap_or_else(|| {
-                raise(INVALID_PARAMETER, "proof contains a NULL hash", format!("proof hash [{}] is NULL", i + 1))
-            })
+        .map(|(i, e)| match e {
+            Some(bytes) => hash_arg(bytes, HashRole::Proof(i)),
+            None => raise(INVALID_PARAMETER, "proof contains a NULL hash", format!("proof hash [{}] is NULL", i + 1)),
         })
         .collect()
 }
 
+/// Borrowed views of proof hashes, as the core takes them.
+pub fn as_slices(hashes: &[Hash]) -> Vec<&[u8]> {
+    hashes.iter().map(|h| h.as_slice()).collect()
+}
+
 fn hash_arg(bytes: &[u8], role: HashRole) -> Hash {
-    core::to_hash(bytes, role).unwrap_or_else(|e| raise_merkle(&e))
+    mk::to_hash(bytes, role).unwrap_or_else(|e| raise_merkle(&e))
 }
 
 fn leaf_hashes_of(leaves: &Array<'_, &[u8]>) -> Vec<Hash> {
-    if leaves.len() > core::MAX_REFERENCE_LEAVES {
+    if leaves.len() > mk::MAX_REFERENCE_LEAVES {
         raise_merkle(&MerkleError::TooManyLeaves { got: leaves.len() });
     }
     leaves
         .iter()
         .enumerate()
         .map(|(i, e)| match e {
-            Some(d) => core::leaf_hash(d),
+            Some(d) => mk::leaf_hash(d),
             None => raise(INVALID_PARAMETER, "leaves contain a NULL", format!("leaf [{}] is NULL", i + 1)),
         })
         .collect()
@@ -71,7 +75,7 @@ fn leaf_hashes_of(leaves: &Array<'_, &[u8]>) -> Vec<Hash> {
 /// SHA-256(0x00 || data): the RFC 6962 hash of a leaf.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_leaf_hash(data: &[u8]) -> Vec<u8> {
-    core::leaf_hash(data).to_vec()
+    mk::leaf_hash(data).to_vec()
 }
 
 /// SHA-256(0x01 || left || right): the RFC 6962 hash of an interior node.
@@ -79,13 +83,13 @@ fn rekor_leaf_hash(data: &[u8]) -> Vec<u8> {
 fn rekor_node_hash(left: &[u8], right: &[u8]) -> Vec<u8> {
     let l = hash_arg(left, HashRole::Left);
     let r = hash_arg(right, HashRole::Right);
-    core::node_hash(&l, &r).to_vec()
+    mk::node_hash(&l, &r).to_vec()
 }
 
 /// The Merkle tree hash of raw leaf entries (each is leaf-hashed first). Empty array: SHA-256("").
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_merkle_root(leaves: Array<'_, &[u8]>) -> Vec<u8> {
-    core::root_from_leaf_hashes(&leaf_hashes_of(&leaves)).to_vec()
+    mk::root_from_leaf_hashes(&leaf_hashes_of(&leaves)).to_vec()
 }
 
 /// The inclusion proof (RFC 6962 PATH) for leaf `log_index` of the tree over raw `leaves`.
@@ -94,7 +98,7 @@ fn rekor_merkle_inclusion_proof(leaves: Array<'_, &[u8]>, log_index: i64) -> Vec
     let hashes = leaf_hashes_of(&leaves);
     let index = non_negative("log_index", log_index);
     let index = usize::try_from(index).unwrap_or(usize::MAX);
-    match core::inclusion_proof(&hashes, index) {
+    match mk::inclusion_proof(&hashes, index) {
         Ok(p) => p.iter().map(|h| h.to_vec()).collect(),
         Err(e) => raise_merkle(&e),
     }
@@ -105,7 +109,7 @@ fn rekor_merkle_inclusion_proof(leaves: Array<'_, &[u8]>, log_index: i64) -> Vec
 fn rekor_merkle_consistency_proof(leaves: Array<'_, &[u8]>, size1: i64) -> Vec<Vec<u8>> {
     let hashes = leaf_hashes_of(&leaves);
     let m = usize::try_from(non_negative("size1", size1)).unwrap_or(usize::MAX);
-    match core::consistency_proof(&hashes, m) {
+    match mk::consistency_proof(&hashes, m) {
         Ok(p) => p.iter().map(|h| h.to_vec()).collect(),
         Err(e) => raise_merkle(&e),
     }
@@ -116,8 +120,9 @@ fn rekor_merkle_consistency_proof(leaves: Array<'_, &[u8]>, size1: i64) -> Vec<V
 fn rekor_inclusion_root(leaf_hash: &[u8], log_index: i64, tree_size: i64, proof: Array<'_, &[u8]>) -> Vec<u8> {
     let index = non_negative("log_index", log_index);
     let size = non_negative("tree_size", tree_size);
-    let p = proof_elements(&proof);
-    match core::root_from_inclusion_proof(index, size, leaf_hash, &p) {
+    let hashes = proof_hashes(&proof);
+    let p = as_slices(&hashes);
+    match mk::root_from_inclusion_proof(index, size, leaf_hash, &p) {
         Ok(root) => root.to_vec(),
         Err(e) => raise_merkle(&e),
     }
@@ -134,8 +139,9 @@ fn rekor_verify_inclusion_proof(
 ) -> bool {
     let index = non_negative("log_index", log_index);
     let size = non_negative("tree_size", tree_size);
-    let p = proof_elements(&proof);
-    match core::verify_inclusion(index, size, leaf_hash, &p, root_hash) {
+    let hashes = proof_hashes(&proof);
+    let p = as_slices(&hashes);
+    match mk::verify_inclusion(index, size, leaf_hash, &p, root_hash) {
         Ok(()) => true,
         Err(e) if e.is_mismatch() => false,
         Err(e) => raise_merkle(&e),
@@ -147,8 +153,9 @@ fn rekor_verify_inclusion_proof(
 fn rekor_verify_consistency(size1: i64, size2: i64, root1: &[u8], root2: &[u8], proof: Array<'_, &[u8]>) -> bool {
     let s1 = non_negative("size1", size1);
     let s2 = non_negative("size2", size2);
-    let p = proof_elements(&proof);
-    match core::verify_consistency(s1, s2, root1, root2, &p) {
+    let hashes = proof_hashes(&proof);
+    let p = as_slices(&hashes);
+    match mk::verify_consistency(s1, s2, root1, root2, &p) {
         Ok(()) => true,
         Err(e) if e.is_mismatch() => false,
         Err(e) => raise_merkle(&e),

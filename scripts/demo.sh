@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job: build and install rekor_meta, start (or reuse) a private PostgreSQL 15 cluster,
+# create the extension in database rekor_demo, and show it verifying real Rekor data.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+bash scripts/install.sh --release
+bash scripts/cluster.sh start
+eval "$(bash scripts/cluster.sh env)"
+DB=rekor_demo
+# The cluster is reused; the demo database is made afresh so every run shows the same thing.
+psql -q -X -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+psql -q -X -d "$DB" -c "CREATE EXTENSION rekor_meta"
+psql -X -d "$DB" -v bodies="$(cat tests/fixtures/demo_bodies.json)" -f scripts/demo.sql
+echo
+echo "rekor_meta is installed in database $DB. Connect with:"
+echo "  psql -h $PGHOST -p $PGPORT -U postgres $DB"

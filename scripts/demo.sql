@@ -1,0 +1,107 @@
+-- rekor_meta demo: what the extension does today, on real data.
+\set ON_ERROR_STOP on
+\pset footer off
+\echo
+\echo '== 1. RFC 6962 Merkle tree over four real Rekor entry bodies (the canonicalized bodies are the leaves)'
+CREATE TEMP TABLE demo_leaves AS
+SELECT ord, decode(b, 'base64') AS body
+FROM jsonb_array_elements_text(:'bodies'::jsonb) WITH ORDINALITY AS t(b, ord);
+SELECT ord AS leaf, length(body) AS body_bytes, encode(rekor_leaf_hash(body), 'hex') AS leaf_hash FROM demo_leaves ORDER BY ord;
+SELECT encode(rekor_merkle_root(array_agg(body ORDER BY ord)), 'hex') AS root_of_4 FROM demo_leaves;
+
+\echo '== 2. Inclusion proof for every leaf: generated, then verified'
+WITH t AS (SELECT array_agg(body ORDER BY ord) AS leaves FROM demo_leaves)
+SELECT i AS log_index,
+       cardinality(rekor_merkle_inclusion_proof(leaves, i)) AS proof_hashes,
+       rekor_verify_inclusion_proof(rekor_leaf_hash(leaves[i + 1]), i, 4,
+                                    rekor_merkle_inclusion_proof(leaves, i), rekor_merkle_root(leaves)) AS verified
+FROM t, generate_series(0, 3) AS i;
+
+\echo '== 3. Consistency: the tree of 4 extends the trees of 1, 2 and 3'
+WITH t AS (SELECT array_agg(body ORDER BY ord) AS leaves FROM demo_leaves)
+SELECT m AS size1, 4 AS size2,
+       rekor_verify_consistency(m, 4, rekor_merkle_root(leaves[1:m]), rekor_merkle_root(leaves),
+                                rekor_merkle_consistency_proof(leaves, m)) AS consistent
+FROM t, generate_series(1, 3) AS m;
+
+\echo '== 4. A real Rekor inclusion proof (production log, entry 771488337: leaf 649584075 of 649584076, 20 hashes)'
+SELECT rekor_verify_inclusion_proof(
+  '\x251d7335e207fb694536143ecff500072df1cae8f388a9c181794f31e1b2d42e'::bytea, 649584075, 649584076,
+  ARRAY[
+    '\xcacc4f9eda030840c04064754086c4e03c0ae4ab6736b7643f6d8b126ab49422',
+    '\xe4bfe3e77e0fef8f97f5fd5b2860f6a2e5504d2a2fa18b3458891a5513d4eeaa',
+    '\xa95efa244942178bb76ce88ec9cd6a703681f8392c94bcf99c760689d415a3e6',
+    '\xf674369636eb9cea07493159f90018ccb060a67e469eb7615834c929bbbaadd4',
+    '\x3d3dc164ee9ca30653388752ed0f958ec2e14da1b91f3396bb46eff2f31821f9',
+    '\x1dca8c88ddb985cf1950205ec3d96f1b6fb32858282ef1d14838cd806ab7cd0a',
+    '\x555ac101b531b91cdf26b1439e43b7780d69371d93cddcd85d45fc5b42347cb2',
+    '\xfaedc0e43c6b494951353206db3cec635eb0aa14e48f06d5f3b53bdd3c74d4c9',
+    '\xeb67a80330ee5ee9a78e7f5c41b3983960b41f5445fc80ec24a378be26483c18',
+    '\xbfda239c2bc7c978445730f8601c33053761d710febb89b32617c1cbb88b9604',
+    '\xc638e3ad50317bb842c3778e3a1ec99bfd0159c4b3f78f3c9a2a4aefa600b442',
+    '\xdb817d369b97403822a9dbd33b1a6df864c080b765e801a7d2aa2356de86c3d4',
+    '\x3f49ce1caa629574a6e9ea32db4e4a797ecd5a40c23155173d7823d6e84be232',
+    '\x14f146b2e3ec39723f9eb400f50959b0dc89aa66654ebd22339466765882cbaf',
+    '\xb05246bc5bbb4a6c2e42869a9372b0737480e6508c8e1b045919c781c3bc1f8f',
+    '\xb4a5ebe5be481013dd8276af27b7e49418536721bd2b1c549c4f1cb17eb97aed',
+    '\xf77b31120ccefe0edc190e22db2b4f270489e0665a852a101720c5d4b6503de6',
+    '\x5fabe4c73d29a312b60c8951babffb2db11dcf78835e3e5063f80b93f7b05e30',
+    '\x6665246241c1cb507bdb726b12088abdea5374762b3facb66b8a0e0d8be2e556',
+    '\x4f80ea583e36840b4dfaf5fc8ca096aa80b899e13825e908f4bc5818270fcb53'
+  ]::bytea[],
+  '\xae7a5a7085d28e84e8103874a83e022c029d90f9d6d58e11d43845312f801a52'::bytea) AS real_rekor_proof_verifies;
+
+\echo '== 5. Tampering: one flipped bit in one proof hash, and a wrong tree size'
+SELECT rekor_verify_inclusion_proof(
+  '\x251d7335e207fb694536143ecff500072df1cae8f388a9c181794f31e1b2d42e'::bytea, 649584075, 649584076,
+  (SELECT array_agg(CASE WHEN o = 7 THEN set_byte(p, 0, get_byte(p, 0) # 1) ELSE p END ORDER BY o)
+     FROM unnest(ARRAY[
+    '\xcacc4f9eda030840c04064754086c4e03c0ae4ab6736b7643f6d8b126ab49422',
+    '\xe4bfe3e77e0fef8f97f5fd5b2860f6a2e5504d2a2fa18b3458891a5513d4eeaa',
+    '\xa95efa244942178bb76ce88ec9cd6a703681f8392c94bcf99c760689d415a3e6',
+    '\xf674369636eb9cea07493159f90018ccb060a67e469eb7615834c929bbbaadd4',
+    '\x3d3dc164ee9ca30653388752ed0f958ec2e14da1b91f3396bb46eff2f31821f9',
+    '\x1dca8c88ddb985cf1950205ec3d96f1b6fb32858282ef1d14838cd806ab7cd0a',
+    '\x555ac101b531b91cdf26b1439e43b7780d69371d93cddcd85d45fc5b42347cb2',
+    '\xfaedc0e43c6b494951353206db3cec635eb0aa14e48f06d5f3b53bdd3c74d4c9',
+    '\xeb67a80330ee5ee9a78e7f5c41b3983960b41f5445fc80ec24a378be26483c18',
+    '\xbfda239c2bc7c978445730f8601c33053761d710febb89b32617c1cbb88b9604',
+    '\xc638e3ad50317bb842c3778e3a1ec99bfd0159c4b3f78f3c9a2a4aefa600b442',
+    '\xdb817d369b97403822a9dbd33b1a6df864c080b765e801a7d2aa2356de86c3d4',
+    '\x3f49ce1caa629574a6e9ea32db4e4a797ecd5a40c23155173d7823d6e84be232',
+    '\x14f146b2e3ec39723f9eb400f50959b0dc89aa66654ebd22339466765882cbaf',
+    '\xb05246bc5bbb4a6c2e42869a9372b0737480e6508c8e1b045919c781c3bc1f8f',
+    '\xb4a5ebe5be481013dd8276af27b7e49418536721bd2b1c549c4f1cb17eb97aed',
+    '\xf77b31120ccefe0edc190e22db2b4f270489e0665a852a101720c5d4b6503de6',
+    '\x5fabe4c73d29a312b60c8951babffb2db11dcf78835e3e5063f80b93f7b05e30',
+    '\x6665246241c1cb507bdb726b12088abdea5374762b3facb66b8a0e0d8be2e556',
+    '\x4f80ea583e36840b4dfaf5fc8ca096aa80b899e13825e908f4bc5818270fcb53'
+  ]::bytea[]) WITH ORDINALITY AS u(p, o)),
+  '\xae7a5a7085d28e84e8103874a83e022c029d90f9d6d58e11d43845312f801a52'::bytea) AS tampered_proof_verifies;
+\set ON_ERROR_STOP off
+\echo 'A proof of the wrong length is not "false" but an error naming the check:'
+SELECT rekor_verify_inclusion_proof(
+  '\x251d7335e207fb694536143ecff500072df1cae8f388a9c181794f31e1b2d42e'::bytea, 649584075, 649584076 * 2,
+  ARRAY[
+    '\xcacc4f9eda030840c04064754086c4e03c0ae4ab6736b7643f6d8b126ab49422',
+    '\xe4bfe3e77e0fef8f97f5fd5b2860f6a2e5504d2a2fa18b3458891a5513d4eeaa',
+    '\xa95efa244942178bb76ce88ec9cd6a703681f8392c94bcf99c760689d415a3e6',
+    '\xf674369636eb9cea07493159f90018ccb060a67e469eb7615834c929bbbaadd4',
+    '\x3d3dc164ee9ca30653388752ed0f958ec2e14da1b91f3396bb46eff2f31821f9',
+    '\x1dca8c88ddb985cf1950205ec3d96f1b6fb32858282ef1d14838cd806ab7cd0a',
+    '\x555ac101b531b91cdf26b1439e43b7780d69371d93cddcd85d45fc5b42347cb2',
+    '\xfaedc0e43c6b494951353206db3cec635eb0aa14e48f06d5f3b53bdd3c74d4c9',
+    '\xeb67a80330ee5ee9a78e7f5c41b3983960b41f5445fc80ec24a378be26483c18',
+    '\xbfda239c2bc7c978445730f8601c33053761d710febb89b32617c1cbb88b9604',
+    '\xc638e3ad50317bb842c3778e3a1ec99bfd0159c4b3f78f3c9a2a4aefa600b442',
+    '\xdb817d369b97403822a9dbd33b1a6df864c080b765e801a7d2aa2356de86c3d4',
+    '\x3f49ce1caa629574a6e9ea32db4e4a797ecd5a40c23155173d7823d6e84be232',
+    '\x14f146b2e3ec39723f9eb400f50959b0dc89aa66654ebd22339466765882cbaf',
+    '\xb05246bc5bbb4a6c2e42869a9372b0737480e6508c8e1b045919c781c3bc1f8f',
+    '\xb4a5ebe5be481013dd8276af27b7e49418536721bd2b1c549c4f1cb17eb97aed',
+    '\xf77b31120ccefe0edc190e22db2b4f270489e0665a852a101720c5d4b6503de6',
+    '\x5fabe4c73d29a312b60c8951babffb2db11dcf78835e3e5063f80b93f7b05e30',
+    '\x6665246241c1cb507bdb726b12088abdea5374762b3facb66b8a0e0d8be2e556',
+    '\x4f80ea583e36840b4dfaf5fc8ca096aa80b899e13825e908f4bc5818270fcb53'
+  ]::bytea[],
+  '\xae7a5a7085d28e84e8103874a83e022c029d90f9d6d58e11d43845312f801a52'::bytea);
