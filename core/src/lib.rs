@@ -3,3 +3,5 @@
 #![forbid(unsafe_code)]
 
 pub mod merkle;
+pub mod keys;
+pub mod checkpoint;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Every test layer of rekor_meta. Exits non-zero when any layer fails.
+#   1. cargo test of the plain-Rust core (no PostgreSQL)
+#   2. cargo pgrx test: in-database #[pg_test]s (pgrx starts its own cluster as user postgres)
+#   3. client-level integration tests against a real cluster this script starts and stops
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+LOG="$ROOT/target/test-output.log"
+mkdir -p "$ROOT/target"
+: > "$LOG"
+# Runs one layer, keeping its output for the final tally.
+layer() { "$@" 2>&1 | tee -a "$LOG"; }
+
+echo "== [1/3] core unit tests"
+layer cargo test -p rekor_meta_core --release --tests
+
+echo "== [2/3] in-database tests (cargo pgrx test)"
+PGRX_DATA="$ROOT/target/pgrx-test-data"
+mkdir -p "$PGRX_DATA"
+chown postgres:postgres "$PGRX_DATA"
+layer cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA"
+
+echo "== [3/3] client-level tests against a private cluster"
+bash scripts/install.sh --release
+export REKOR_CLUSTER_DIR="$ROOT/target/test-cluster" REKOR_PGPORT=28816
+bash scripts/cluster.sh stop || true
+rm -rf "$REKOR_CLUSTER_DIR"   # a fresh cluster every run: tests must not depend on leftovers
+bash scripts/cluster.sh start
+trap 'bash scripts/cluster.sh stop' EXIT
+export REKOR_TEST_DSN="host=$REKOR_CLUSTER_DIR port=$REKOR_PGPORT user=postgres dbname=postgres"
+layer cargo test -p rekor_meta_client_tests --release --tests -- --test-threads=2
+# One closing line over all layers (set -o pipefail has already stopped us on any failure).
+sed 's/\x1b\[[0-9;]*m//g' "$LOG" | awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  END { printf "total: %d passed, %d failed\n", p, f; exit (f > 0) }'
