@@ -7,6 +7,7 @@
 
 mod error;
 mod merkle;
+mod checkpoint;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
@@ -21,3 +22,21 @@ pub mod pg_test {
         vec![]
     }
 }
+
+// Hand-written schema, loaded in this order after the functions each file uses.
+pgrx::extension_sql_file!("../sql/000_common.sql", name = "common");
+pgrx::extension_sql_file!(
+    "../sql/010_logs.sql",
+    name = "logs",
+    requires = ["common", checkpoint::rekor_parse_log_key]
+);
+pgrx::extension_sql_file!(
+    "../sql/020_checkpoints.sql",
+    name = "checkpoints",
+    requires = [
+        "logs",
+        checkpoint::rekor_checkpoint_fields,
+        checkpoint::rekor_checkpoint_signed_by,
+        merkle::rekor_verify_consistency
+    ]
+);
