@@ -54,41 +54,98 @@ pub struct Checkpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckpointError {
     /// The note is longer than [`MAX_NOTE_BYTES`]; `line` is where the limit is crossed.
-    TooLarge { line: usize, size: usize },
-    InvalidUtf8 { line: usize },
+    TooLarge {
+        line: usize,
+        size: usize,
+    },
+    InvalidUtf8 {
+        line: usize,
+    },
     /// A '\r': CRLF line endings change the signed bytes, so they are never silently accepted.
-    CarriageReturn { line: usize },
+    CarriageReturn {
+        line: usize,
+    },
     /// An ASCII control character other than '\n' (golang.org/x/mod/sumdb/note rejects them too).
-    ControlCharacter { line: usize, byte: u8 },
+    ControlCharacter {
+        line: usize,
+        byte: u8,
+    },
     /// The note is empty, or its text (before the blank line) has no content.
-    EmptyBody { line: usize },
-    MissingFinalNewline { line: usize },
+    EmptyBody {
+        line: usize,
+    },
+    MissingFinalNewline {
+        line: usize,
+    },
     /// No "\n\n" separates the text from the signatures; `line` is the first signature-looking line.
-    NoBlankLine { line: usize },
-    NoSignatures { line: usize },
+    NoBlankLine {
+        line: usize,
+    },
+    NoSignatures {
+        line: usize,
+    },
     /// More than [`MAX_SIGNATURES`] signature lines; `line` is the first one over the limit.
-    TooManySignatures { line: usize },
+    TooManySignatures {
+        line: usize,
+    },
     /// A signature line does not start with "— " (U+2014 EM DASH, space).
-    MissingEmDash { line: usize, found: String },
+    MissingEmDash {
+        line: usize,
+        found: String,
+    },
     /// A signer name that is empty or contains whitespace or '+'.
-    BadSignerName { line: usize, name: String },
+    BadSignerName {
+        line: usize,
+        name: String,
+    },
     /// A signature line with a name but no signature after it.
-    MissingSignature { line: usize },
-    BadSignatureBase64 { line: usize, detail: String },
+    MissingSignature {
+        line: usize,
+    },
+    BadSignatureBase64 {
+        line: usize,
+        detail: String,
+    },
     /// The decoded signature is shorter than a 4-byte key hint plus at least one signature byte.
-    SignatureTooShort { line: usize, len: usize },
-    EmptyOrigin { line: usize },
+    SignatureTooShort {
+        line: usize,
+        len: usize,
+    },
+    EmptyOrigin {
+        line: usize,
+    },
     /// The checkpoint text ends before a required line.
-    MissingLine { line: usize, what: &'static str },
+    MissingLine {
+        line: usize,
+        what: &'static str,
+    },
     /// Not plain decimal digits (signs, spaces, letters, empty).
-    TreeSizeNotDecimal { line: usize, found: String },
-    TreeSizeLeadingZero { line: usize, found: String },
+    TreeSizeNotDecimal {
+        line: usize,
+        found: String,
+    },
+    TreeSizeLeadingZero {
+        line: usize,
+        found: String,
+    },
     /// Above 2^63 - 1.
-    TreeSizeTooLarge { line: usize, found: String },
+    TreeSizeTooLarge {
+        line: usize,
+        found: String,
+    },
     /// Not standard, padded, canonical base64.
-    RootHashBase64 { line: usize, found: String, detail: String },
-    RootHashLength { line: usize, got: usize },
-    EmptyExtensionLine { line: usize },
+    RootHashBase64 {
+        line: usize,
+        found: String,
+        detail: String,
+    },
+    RootHashLength {
+        line: usize,
+        got: usize,
+    },
+    EmptyExtensionLine {
+        line: usize,
+    },
 }
 
 impl CheckpointError {
@@ -303,9 +360,11 @@ fn parse_tree_size(s: &str, line: usize) -> Result<u64, CheckpointError> {
 }
 
 fn parse_root_hash(s: &str, line: usize) -> Result<[u8; 32], CheckpointError> {
-    let raw = STANDARD
-        .decode(s)
-        .map_err(|e| CheckpointError::RootHashBase64 { line, found: excerpt(s), detail: e.to_string() })?;
+    let raw = STANDARD.decode(s).map_err(|e| CheckpointError::RootHashBase64 {
+        line,
+        found: excerpt(s),
+        detail: e.to_string(),
+    })?;
     raw.as_slice().try_into().map_err(|_| CheckpointError::RootHashLength { line, got: raw.len() })
 }
 
@@ -318,7 +377,12 @@ pub fn parse_checkpoint(note: &[u8]) -> Result<Checkpoint, CheckpointError> {
 
 /// The signed-note rule over `sigs`: a line counts when its key hint (and, if given, its name) match the
 /// key; every counting line must verify and at least one must exist. Returns the first counting name.
-fn verify_lines(text: &[u8], sigs: &[NoteSignature], key: &LogKey, signer_name: Option<&str>) -> Option<String> {
+fn verify_lines(
+    text: &[u8],
+    sigs: &[NoteSignature],
+    key: &LogKey,
+    signer_name: Option<&str>,
+) -> Option<String> {
     let mut verified: Option<&str> = None;
     for sig in sigs {
         let counts = match signer_name {

@@ -73,7 +73,8 @@ fn production_ed25519() -> LogKey {
 /// A real (message, signature) pair from checkpoints.json for the named checkpoint.
 fn real_signature(id: &str) -> (Vec<u8>, Vec<u8>) {
     let cps = json(CHECKPOINTS);
-    let cp = cps["checkpoints"].as_array().expect("array").iter().find(|c| s(c, "id") == id).expect("cp").clone();
+    let cp =
+        cps["checkpoints"].as_array().expect("array").iter().find(|c| s(c, "id") == id).expect("cp").clone();
     (h(s(&cp, "signed_message_hex")), h(s(&cp["signature_lines"][0], "signature_hex")))
 }
 
@@ -100,7 +101,8 @@ fn every_fixture_key_parses_from_pem_spki_base64_and_raw_der_to_the_same_key() {
     for k in &keys {
         let id = s(k, "id");
         let der = h(s(k, "spki_der_hex"));
-        let from_pem = LogKey::parse(s(k, "public_key_pem").as_bytes()).unwrap_or_else(|e| panic!("{id}: {e}"));
+        let from_pem =
+            LogKey::parse(s(k, "public_key_pem").as_bytes()).unwrap_or_else(|e| panic!("{id}: {e}"));
         let from_b64 = LogKey::parse(s(k, "spki_der_b64").as_bytes()).unwrap_or_else(|e| panic!("{id}: {e}"));
         let from_der = LogKey::parse(&der).unwrap_or_else(|e| panic!("{id}: {e}"));
         let direct = LogKey::from_spki_der(&der).unwrap_or_else(|e| panic!("{id}: {e}"));
@@ -141,7 +143,10 @@ fn pem_with_crlf_line_endings_and_surrounding_whitespace_is_accepted() {
     for k in fixture_keys() {
         let pem = s(&k, "public_key_pem");
         let crlf = format!("\n  {}  \n", pem.replace('\n', "\r\n"));
-        assert_eq!(LogKey::parse(crlf.as_bytes()).expect("crlf pem"), LogKey::parse(pem.as_bytes()).expect("pem"));
+        assert_eq!(
+            LogKey::parse(crlf.as_bytes()).expect("crlf pem"),
+            LogKey::parse(pem.as_bytes()).expect("pem")
+        );
     }
 }
 
@@ -175,7 +180,8 @@ fn fixture_note_vkeys_parse_to_the_fixture_key_and_signer_name() {
 #[test]
 fn signed_notes_vkey_vectors_parse_with_their_hint_type_and_key() {
     for v in json(SIGNED_NOTES)["vkeys"].as_array().expect("vkeys") {
-        let (name, key) = LogKey::parse_vkey(s(v, "vkey")).unwrap_or_else(|e| panic!("{}: {e}", s(v, "vkey")));
+        let (name, key) =
+            LogKey::parse_vkey(s(v, "vkey")).unwrap_or_else(|e| panic!("{}: {e}", s(v, "vkey")));
         assert_eq!(name, s(v, "name"));
         assert_eq!(hex::encode(key.key_hint(&name)), s(v, "key_id_hex"));
         match v["signature_type"].as_u64() {
@@ -213,7 +219,8 @@ fn real_ecdsa_and_ed25519_checkpoint_signatures_verify() {
 fn signature_under_the_wrong_key_or_message_does_not_verify() {
     let (msg, sig) = real_signature("cp-rekor.sigstore.dev-1193050959916656506-1511664556");
     assert!(!production_ed25519().verify(&msg, &sig), "ECDSA signature under an Ed25519 key");
-    let staging = fixture_keys().into_iter().find(|k| s(k, "id") == "staging:rekor.sigstage.dev").expect("key");
+    let staging =
+        fixture_keys().into_iter().find(|k| s(k, "id") == "staging:rekor.sigstage.dev").expect("key");
     let staging = LogKey::parse(s(&staging, "public_key_pem").as_bytes()).expect("parses");
     assert!(!staging.verify(&msg, &sig), "production signature under the staging key");
     let mut other = msg.clone();
@@ -276,7 +283,8 @@ fn verify_returns_false_and_never_panics_on_arbitrary_signature_bytes() {
 #[test]
 fn ed25519_signature_with_non_canonical_s_is_rejected() {
     // L, the order of the Ed25519 base point, little-endian.
-    let l: [u8; 32] = h("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").try_into().expect("32");
+    let l: [u8; 32] =
+        h("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010").try_into().expect("32");
     let (msg, sig) = real_signature("cp-log2025-1.rekor.sigstore.dev-4855115");
     let key = production_ed25519();
     assert!(key.verify(&msg, &sig));
@@ -321,7 +329,10 @@ fn hand_built_rsa_spki_is_rejected_as_unsupported_algorithm() {
     spki.extend(alg);
     spki.extend(bits);
     let err = LogKey::from_spki_der(&spki).expect_err("rejected");
-    assert!(matches!(err, KeyError::UnsupportedAlgorithm { ref oid, curve: false, .. } if oid == "1.2.840.113549.1.1.1"), "{err}");
+    assert!(
+        matches!(err, KeyError::UnsupportedAlgorithm { ref oid, curve: false, .. } if oid == "1.2.840.113549.1.1.1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -329,7 +340,11 @@ fn p384_key_is_rejected_as_unsupported_curve_naming_p384() {
     let err = LogKey::parse(P384_PEM.as_bytes()).expect_err("P-384 must be rejected");
     assert_eq!(
         err,
-        KeyError::UnsupportedAlgorithm { oid: "1.3.132.0.34".into(), name: Some("secp384r1 (P-384)"), curve: true }
+        KeyError::UnsupportedAlgorithm {
+            oid: "1.3.132.0.34".into(),
+            name: Some("secp384r1 (P-384)"),
+            curve: true
+        }
     );
     assert!(err.to_string().contains("P-384"), "{err}");
 }
@@ -337,9 +352,15 @@ fn p384_key_is_rejected_as_unsupported_curve_naming_p384() {
 #[test]
 fn secp256k1_and_ed448_keys_are_rejected_as_unsupported() {
     let err = LogKey::parse(SECP256K1_PEM.as_bytes()).expect_err("secp256k1");
-    assert!(matches!(err, KeyError::UnsupportedAlgorithm { ref oid, curve: true, .. } if oid == "1.3.132.0.10"), "{err}");
+    assert!(
+        matches!(err, KeyError::UnsupportedAlgorithm { ref oid, curve: true, .. } if oid == "1.3.132.0.10"),
+        "{err}"
+    );
     let err = LogKey::parse(ED448_PEM.as_bytes()).expect_err("Ed448");
-    assert!(matches!(err, KeyError::UnsupportedAlgorithm { ref oid, curve: false, .. } if oid == "1.3.101.113"), "{err}");
+    assert!(
+        matches!(err, KeyError::UnsupportedAlgorithm { ref oid, curve: false, .. } if oid == "1.3.101.113"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -369,7 +390,8 @@ fn ed25519_spki_with_parameters_is_rejected() {
 
 #[test]
 fn ec_key_without_named_curve_is_rejected() {
-    let mut der = vec![0x30, 0x4f, 0x30, 0x09, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x03, 0x42, 0x00];
+    let mut der =
+        vec![0x30, 0x4f, 0x30, 0x09, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x03, 0x42, 0x00];
     der.extend(production_ecdsa().raw_public_key());
     let err = LogKey::from_spki_der(&der).expect_err("no curve");
     assert!(matches!(err, KeyError::BadAlgorithmParameters { .. }), "{err}");
@@ -484,7 +506,8 @@ fn compressed_infinity_and_off_curve_p256_points_are_rejected() {
     let key = production_ecdsa();
     let point = key.raw_public_key();
     // Compressed: 0x02/0x03 || X, in a correctly re-lengthed SPKI.
-    let mut der = vec![0x30, 0x39, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08];
+    let mut der =
+        vec![0x30, 0x39, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08];
     der.extend([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x22, 0x00, 0x02]);
     der.extend(&point[1..33]);
     let err = LogKey::from_spki_der(&der).expect_err("compressed");
@@ -624,19 +647,26 @@ fn random_bytes_never_panic_the_key_parsers() {
 
 #[test]
 fn vkey_with_wrong_hint_is_rejected_with_both_hints() {
-    let err = LogKey::parse_vkey("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").expect_err("hint");
+    let err = LogKey::parse_vkey("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
+        .expect_err("hint");
     assert_eq!(
         err,
-        KeyError::VkeyHintMismatch { name: "PeterNeumann".into(), given: "c74f20a4".into(), computed: "c74f20a3".into() }
+        KeyError::VkeyHintMismatch {
+            name: "PeterNeumann".into(),
+            given: "c74f20a4".into(),
+            computed: "c74f20a3".into()
+        }
     );
     // Renaming the key changes an Ed25519 hint, so the old hint no longer matches.
-    let err = LogKey::parse_vkey("PeterNeumanm+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").expect_err("name");
+    let err = LogKey::parse_vkey("PeterNeumanm+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW")
+        .expect_err("name");
     assert!(matches!(err, KeyError::VkeyHintMismatch { .. }), "{err}");
 }
 
 #[test]
 fn vkey_hint_is_accepted_in_upper_case_hex() {
-    let (_, key) = LogKey::parse_vkey("PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").expect("ok");
+    let (_, key) =
+        LogKey::parse_vkey("PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").expect("ok");
     assert_eq!(key.key_type(), KeyType::Ed25519);
 }
 
