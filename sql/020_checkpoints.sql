@@ -123,10 +123,11 @@ BEGIN
     NEW.root_hash := p.root_hash;
 
     -- Serialise writers of the same (log, size) so two conflicting roots cannot both slip in.
+    -- A fork is per origin: one Rekor v1 key (one log_id) signs every shard, each its own tree.
     PERFORM pg_advisory_xact_lock(hashtextextended(encode(v_log, 'hex'), p.tree_size));
     SELECT c.checkpoint_id, c.root_hash INTO other
     FROM @extschema@.rekor_checkpoints c
-    WHERE c.log_id = v_log AND c.tree_size = p.tree_size AND c.root_hash <> p.root_hash
+    WHERE c.log_id = v_log AND c.origin = p.origin AND c.tree_size = p.tree_size AND c.root_hash <> p.root_hash
       AND (TG_OP = 'INSERT' OR c.checkpoint_id <> NEW.checkpoint_id)
     LIMIT 1;
     IF FOUND THEN
@@ -167,9 +168,11 @@ DECLARE
     stored record;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(encode(v_log, 'hex'), p.tree_size));
+    -- The same (log, size, root) is 'existing'; another root is a fork only for the same origin
+    -- (the shards of a Rekor v1 key share its log_id).
     SELECT c.checkpoint_id, c.root_hash INTO stored
     FROM @extschema@.rekor_checkpoints c
-    WHERE c.log_id = v_log AND c.tree_size = p.tree_size
+    WHERE c.log_id = v_log AND c.tree_size = p.tree_size AND (c.root_hash = p.root_hash OR c.origin = p.origin)
     ORDER BY c.root_hash = p.root_hash DESC
     LIMIT 1;
     IF FOUND AND stored.root_hash = p.root_hash THEN
@@ -188,6 +191,19 @@ BEGIN
         status := 'inserted';
     END IF;
 END
+$$;
+
+-- Consistency of two checkpoints. The Merkle layer has no proof from the empty tree; the empty tree
+-- (size 0, root SHA-256("")) is a prefix of every tree, by an empty proof (C2SP tlog-witness: "The
+-- proof MUST be empty if the old size is zero"). Everything else is rekor_verify_consistency.
+CREATE FUNCTION rekor_checkpoints_consistent(size1 bigint, size2 bigint, root1 bytea, root2 bytea, proof bytea[])
+RETURNS boolean
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog
+AS $$
+    SELECT CASE WHEN size1 = 0 AND size2 > 0
+                THEN cardinality(proof) = 0 AND root1 = sha256(''::bytea)
+                ELSE @extschema@.rekor_verify_consistency(size1, size2, root1, root2, proof) END
 $$;
 
 -- Proven links: an RFC 9162 consistency proof from an older to a newer checkpoint of one log.
@@ -224,7 +240,7 @@ BEGIN
             DETAIL = format('checkpoint %s is of log %s, checkpoint %s of log %s', a.checkpoint_id,
                             encode(a.log_id, 'hex'), b.checkpoint_id, encode(b.log_id, 'hex'));
     END IF;
-    IF NOT @extschema@.rekor_verify_consistency(a.tree_size, b.tree_size, a.root_hash, b.root_hash, NEW.proof) THEN
+    IF NOT @extschema@.rekor_checkpoints_consistent(a.tree_size, b.tree_size, a.root_hash, b.root_hash, NEW.proof) THEN
         RAISE EXCEPTION 'consistency proof does not verify' USING ERRCODE = 'check_violation',
             DETAIL = format('from tree size %s (root %s) to %s (root %s)', a.tree_size, encode(a.root_hash, 'hex'),
                             b.tree_size, encode(b.root_hash, 'hex'));
@@ -264,7 +280,7 @@ BEGIN
             DETAIL = format('checkpoint %s is of log %s, checkpoint %s of log %s', a.checkpoint_id,
                             encode(a.log_id, 'hex'), b.checkpoint_id, encode(b.log_id, 'hex'));
     END IF;
-    IF NOT @extschema@.rekor_verify_consistency(a.tree_size, b.tree_size, a.root_hash, b.root_hash, proof) THEN
+    IF NOT @extschema@.rekor_checkpoints_consistent(a.tree_size, b.tree_size, a.root_hash, b.root_hash, proof) THEN
         RETURN false;
     END IF;
     INSERT INTO @extschema@.rekor_checkpoint_consistency (older_id, newer_id, proof)
@@ -398,8 +414,8 @@ BEGIN
         detail := 'first checkpoint witnessed for this log';
     ELSE
         BEGIN
-            proof_ok := @extschema@.rekor_verify_consistency(st.tree_size, p.tree_size, st.root_hash, p.root_hash,
-                                                              consistency_proof);
+            proof_ok := @extschema@.rekor_checkpoints_consistent(st.tree_size, p.tree_size, st.root_hash, p.root_hash,
+                                                                  consistency_proof);
         EXCEPTION WHEN invalid_parameter_value THEN
             proof_ok := false;
             detail := SQLERRM;

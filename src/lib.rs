@@ -8,6 +8,7 @@
 mod error;
 mod merkle;
 mod checkpoint;
+mod entry;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
@@ -38,5 +39,20 @@ pgrx::extension_sql_file!(
         checkpoint::rekor_checkpoint_fields,
         checkpoint::rekor_checkpoint_signed_by,
         merkle::rekor_verify_consistency
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/030_entries.sql",
+    name = "entries",
+    requires = [
+        "checkpoints",
+        entry::rekor_parse_rest_response,
+        entry::rekor_parse_bundle,
+        entry::rekor_inclusion_proof_error,
+        entry::rekor_checkpoint_check,
+        entry::rekor_verify_set,
+        entry::rekor_body_info,
+        entry::rekor_digest_key,
+        merkle::rekor_leaf_hash
     ]
 );

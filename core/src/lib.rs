@@ -5,3 +5,5 @@
 pub mod merkle;
 pub mod keys;
 pub mod checkpoint;
+pub mod entry;
+pub mod dsse;

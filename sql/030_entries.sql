@@ -1,0 +1,323 @@
+-- Rekor log entries: each row carries its inclusion proof and the checkpoint that proof ends in.
+-- A BEFORE INSERT OR UPDATE trigger verifies every row from scratch, so no path (INSERT, COPY,
+-- INSERT ... SELECT, UPDATE) stores an entry whose evidence does not verify.
+
+CREATE TABLE rekor_entries (
+    entry_id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    log_id                 bytea NOT NULL REFERENCES rekor_logs (log_id),
+    entry_uuid             text,          -- Rekor's UUID: 64 hex (leaf hash) or 80 hex (tree id + leaf hash)
+    log_index              bigint NOT NULL CHECK (log_index >= 0),        -- global (virtual) index; the SET signs it
+    proof_log_index        bigint NOT NULL CHECK (proof_log_index >= 0),  -- index inside the shard's tree
+    tree_id                bigint,        -- Rekor v1 shard, where known (UUID or checkpoint origin)
+    kind                   text NOT NULL,
+    api_version            text NOT NULL,
+    integrated_time        timestamptz,   -- NULL for Rekor v2 (no integrated time)
+    body                   bytea NOT NULL,  -- the canonicalized entry: the Merkle leaf
+    leaf_hash              bytea NOT NULL,  -- SHA-256(0x00 || body)
+    tree_size              bigint NOT NULL,
+    root_hash              bytea NOT NULL,
+    proof_hashes           bytea[] NOT NULL,
+    checkpoint             text NOT NULL,   -- the raw signed note the proof ends in
+    checkpoint_id          bigint NOT NULL REFERENCES rekor_checkpoints (checkpoint_id),
+    signed_entry_timestamp bytea,           -- Rekor v1 only
+    digest_keys            bytea[] NOT NULL DEFAULT '{}',  -- rekor_digest_key(alg, digest) of every digest in the body
+    inserted_at            timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (log_id, log_index),
+    UNIQUE (log_id, leaf_hash)
+);
+CREATE INDEX rekor_entries_digest_keys ON rekor_entries USING gin (digest_keys);
+CREATE INDEX rekor_entries_checkpoint ON rekor_entries (checkpoint_id);
+COMMENT ON TABLE rekor_entries IS 'Rekor entries whose inclusion proof, checkpoint and SET verified on insert (append-only)';
+
+-- Raises one check_violation (23514) with a message naming the check and a DETAIL.
+CREATE FUNCTION rekor_reject_entry(message text, detail text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    RAISE EXCEPTION '%', message USING ERRCODE = 'check_violation', DETAIL = detail;
+END
+$$;
+
+-- Stores (or finds) the checkpoint an entry's proof ends in, through the checkpoints capability:
+-- the checkpoint must be signed by the entry's log with a key valid at `at`; a second root for a
+-- stored tree size is a fork and is rejected. Returns the checkpoint_id.
+CREATE FUNCTION rekor_entry_checkpoint(note text, v_log bytea, tree_size bigint, root_hash bytea, at timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    id bigint;
+    other bytea;
+BEGIN
+    SELECT c.checkpoint_id INTO id FROM @extschema@.rekor_checkpoints c
+    WHERE c.log_id = v_log AND c.tree_size = $3 AND c.root_hash = $4;
+    IF FOUND THEN
+        RETURN id;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended(encode(v_log, 'hex'), $3));
+    -- A fork is per origin: the shards of one Rekor v1 key share its log_id.
+    SELECT c.root_hash INTO other FROM @extschema@.rekor_checkpoints c
+    WHERE c.log_id = v_log AND c.origin = (@extschema@.rekor_parse_checkpoint(note)).origin
+      AND c.tree_size = $3 AND c.root_hash <> $4 LIMIT 1;
+    IF FOUND THEN
+        PERFORM @extschema@.rekor_reject_entry('log fork: the entry''s checkpoint contradicts a stored checkpoint',
+            format('log %s, tree size %s: stored root %s, entry checkpoint root %s', encode(v_log, 'hex'), $3,
+                   encode(other, 'hex'), encode($4, 'hex')));
+    END IF;
+    SELECT c.checkpoint_id INTO id FROM @extschema@.rekor_checkpoints c
+    WHERE c.log_id = v_log AND c.tree_size = $3 AND c.root_hash = $4;
+    IF NOT FOUND THEN
+        INSERT INTO @extschema@.rekor_checkpoints (note, seen_at) VALUES (note, at)
+        RETURNING checkpoint_id INTO id;
+    END IF;
+    RETURN id;
+END
+$$;
+
+CREATE FUNCTION rekor_entries_verify() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    l @extschema@.rekor_logs;
+    leaf bytea;
+    err text;
+    cp record;
+    bi record;
+    at timestamptz;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NOT @extschema@.rekor_is_extension_owner() THEN
+        RAISE EXCEPTION 'rekor_meta evidence is append-only: UPDATE on rekor_entries is not allowed'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.body IS NULL OR NEW.log_id IS NULL OR NEW.log_index IS NULL OR NEW.proof_log_index IS NULL
+       OR NEW.tree_size IS NULL OR NEW.root_hash IS NULL OR NEW.proof_hashes IS NULL OR NEW.checkpoint IS NULL THEN
+        RAISE EXCEPTION 'entry is missing its evidence' USING ERRCODE = 'not_null_violation',
+            DETAIL = 'body, log_id, log_index, proof_log_index, tree_size, root_hash, proof_hashes and checkpoint are required';
+    END IF;
+    SELECT * INTO l FROM @extschema@.rekor_logs g WHERE g.log_id = NEW.log_id;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.rekor_reject_entry('entry log is not a trusted log',
+            format('log_id %s is not in rekor_logs', encode(NEW.log_id, 'hex')));
+    END IF;
+    -- The key must be valid when the log says it integrated the entry (Rekor v2: now).
+    at := coalesce(NEW.integrated_time, now());
+    IF (l.valid_from IS NOT NULL AND at < l.valid_from) OR (l.valid_until IS NOT NULL AND at >= l.valid_until) THEN
+        PERFORM @extschema@.rekor_reject_entry('log key is not valid at the entry''s time',
+            format('log %s is valid from %s until %s; entry time %s', encode(l.log_id, 'hex'),
+                   coalesce(l.valid_from::text, '-infinity'), coalesce(l.valid_until::text, 'infinity'), at));
+    END IF;
+
+    -- 1. The leaf hash is recomputed from the body; the UUID must end in it.
+    leaf := @extschema@.rekor_leaf_hash(NEW.body);
+    IF NEW.leaf_hash IS NOT NULL AND NEW.leaf_hash <> leaf THEN
+        PERFORM @extschema@.rekor_reject_entry('check 1 (leaf hash): leaf_hash does not match the body',
+            format('given %s, SHA-256(0x00 || body) is %s', encode(NEW.leaf_hash, 'hex'), encode(leaf, 'hex')));
+    END IF;
+    NEW.leaf_hash := leaf;
+    IF NEW.entry_uuid IS NOT NULL THEN
+        NEW.entry_uuid := lower(NEW.entry_uuid);
+        IF NEW.entry_uuid !~ '^([0-9a-f]{16})?[0-9a-f]{64}$' THEN
+            PERFORM @extschema@.rekor_reject_entry('check 1 (leaf hash): entry UUID is not 64 or 80 hex digits',
+                format('uuid %L', NEW.entry_uuid));
+        END IF;
+        IF right(NEW.entry_uuid, 64) <> encode(leaf, 'hex') THEN
+            PERFORM @extschema@.rekor_reject_entry('check 1 (leaf hash): entry UUID does not match the body''s leaf hash',
+                format('uuid %s, leaf hash %s', NEW.entry_uuid, encode(leaf, 'hex')));
+        END IF;
+        IF length(NEW.entry_uuid) = 80 THEN
+            NEW.tree_id := ('x' || left(NEW.entry_uuid, 16))::bit(64)::bigint;
+        END IF;
+    END IF;
+
+    -- 2. The inclusion proof must lead from the leaf to the root.
+    err := @extschema@.rekor_inclusion_proof_error(leaf, NEW.proof_log_index, NEW.tree_size, NEW.proof_hashes, NEW.root_hash);
+    IF err IS NOT NULL THEN
+        PERFORM @extschema@.rekor_reject_entry('check 2 (inclusion proof): the proof does not lead to the root hash',
+            format('leaf %s at index %s in tree size %s: %s', encode(leaf, 'hex'), NEW.proof_log_index, NEW.tree_size, err));
+    END IF;
+
+    -- 3. The checkpoint must verify under the log's key and name the same size and root.
+    SELECT * INTO cp FROM @extschema@.rekor_checkpoint_check(NEW.checkpoint, l.public_key, l.signer_name);
+    IF cp.error IS NOT NULL THEN
+        PERFORM @extschema@.rekor_reject_entry('check 3 (checkpoint): ' || cp.error,
+            format('log %s, signer %s, checkpoint origin %s', encode(l.log_id, 'hex'), l.signer_name, coalesce(cp.origin, '?')));
+    END IF;
+    IF cp.tree_size <> NEW.tree_size OR cp.root_hash <> NEW.root_hash THEN
+        PERFORM @extschema@.rekor_reject_entry('check 3 (checkpoint): the checkpoint does not name the proof''s tree size and root',
+            format('proof: size %s root %s; checkpoint: size %s root %s', NEW.tree_size, encode(NEW.root_hash, 'hex'),
+                   cp.tree_size, encode(cp.root_hash, 'hex')));
+    END IF;
+    IF NOT (cp.origin = l.origin OR (l.origin_is_prefix AND starts_with(cp.origin, l.origin))) THEN
+        PERFORM @extschema@.rekor_reject_entry('check 3 (checkpoint): the checkpoint origin is not the entry log''s',
+            format('checkpoint origin %L, log origin %L%s', cp.origin, l.origin, CASE WHEN l.origin_is_prefix THEN '*' ELSE '' END));
+    END IF;
+    IF NEW.tree_id IS NULL AND cp.origin ~ ' - [0-9]+$' THEN
+        NEW.tree_id := substring(cp.origin from ' - ([0-9]+)$')::numeric::bigint;
+    END IF;
+    NEW.checkpoint_id := @extschema@.rekor_entry_checkpoint(NEW.checkpoint, l.log_id, NEW.tree_size, NEW.root_hash, at);
+
+    -- 4. A signed entry timestamp, where present, must verify over the canonical JSON Rekor signs.
+    IF NEW.signed_entry_timestamp IS NOT NULL THEN
+        IF NEW.integrated_time IS NULL OR NOT @extschema@.rekor_verify_set(NEW.signed_entry_timestamp, NEW.body,
+                extract(epoch FROM NEW.integrated_time)::bigint, NEW.log_id, NEW.log_index, l.public_key) THEN
+            PERFORM @extschema@.rekor_reject_entry('check 4 (signed entry timestamp): the SET does not verify under the log key',
+                format('log %s, log index %s, integrated time %s', encode(NEW.log_id, 'hex'), NEW.log_index,
+                       coalesce(extract(epoch FROM NEW.integrated_time)::bigint::text, 'none')));
+        END IF;
+    END IF;
+
+    -- 5. The body must be a Rekor entry (kind, apiVersion, spec); its digests become searchable.
+    SELECT * INTO bi FROM @extschema@.rekor_body_info(NEW.body);
+    IF bi.error IS NOT NULL THEN
+        PERFORM @extschema@.rekor_reject_entry('check 5 (body): the body is not a Rekor entry', bi.error);
+    END IF;
+    IF (NEW.kind IS NOT NULL AND NEW.kind <> bi.kind) OR (NEW.api_version IS NOT NULL AND NEW.api_version <> bi.api_version) THEN
+        PERFORM @extschema@.rekor_reject_entry('check 5 (body): kind or api_version disagrees with the body',
+            format('given %s %s, the body says %s %s', NEW.kind, NEW.api_version, bi.kind, bi.api_version));
+    END IF;
+    NEW.kind := bi.kind;
+    NEW.api_version := bi.api_version;
+    NEW.digest_keys := bi.digest_keys;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER rekor_entries_verify BEFORE INSERT OR UPDATE ON rekor_entries
+    FOR EACH ROW EXECUTE FUNCTION rekor_entries_verify();
+CREATE TRIGGER rekor_entries_append_only BEFORE DELETE ON rekor_entries
+    FOR EACH ROW EXECUTE FUNCTION rekor_forbid_change();
+CREATE TRIGGER rekor_entries_no_truncate BEFORE TRUNCATE ON rekor_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION rekor_forbid_change();
+
+-- Ingests parsed entry rows: an entry already stored (same log and index, same leaf) returns its
+-- existing entry_id and changes nothing; the same log index with other content is rejected.
+CREATE FUNCTION rekor_ingest_rows(rows_json jsonb, from_bundle boolean) RETURNS SETOF bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    r record;
+    existing record;
+    id bigint;
+BEGIN
+    FOR r IN
+        SELECT * FROM @extschema@.rekor_parse_rest_response(rows_json) WHERE NOT from_bundle
+        UNION ALL
+        SELECT * FROM @extschema@.rekor_parse_bundle(rows_json) WHERE from_bundle
+    LOOP
+        IF r.proof_log_index IS NULL THEN
+            RAISE EXCEPTION 'entry has no inclusion proof' USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = format('log %s index %s carries only a signed entry timestamp; rekor_entries stores entries with a proof',
+                                encode(r.log_id, 'hex'), r.log_index),
+                HINT = 'Fetch the entry with its inclusion proof from the log (GET /api/v1/log/entries/{uuid}).';
+        END IF;
+        SELECT e.entry_id, e.leaf_hash INTO existing FROM @extschema@.rekor_entries e
+        WHERE e.log_id = r.log_id AND e.log_index = r.log_index;
+        IF FOUND THEN
+            IF existing.leaf_hash <> @extschema@.rekor_leaf_hash(r.body) THEN
+                PERFORM @extschema@.rekor_reject_entry('another entry is stored at this log index',
+                    format('log %s index %s: stored leaf %s, new leaf %s', encode(r.log_id, 'hex'), r.log_index,
+                           encode(existing.leaf_hash, 'hex'), encode(@extschema@.rekor_leaf_hash(r.body), 'hex')));
+            END IF;
+            RETURN NEXT existing.entry_id;
+            CONTINUE;
+        END IF;
+        INSERT INTO @extschema@.rekor_entries (log_id, entry_uuid, log_index, proof_log_index, tree_id, integrated_time,
+                                               body, tree_size, root_hash, proof_hashes, checkpoint, signed_entry_timestamp)
+        VALUES (r.log_id, r.entry_uuid, r.log_index, r.proof_log_index, r.tree_id,
+                CASE WHEN r.integrated_time IS NULL THEN NULL ELSE to_timestamp(r.integrated_time) END,
+                r.body, r.tree_size, r.root_hash, r.proof_hashes, r.checkpoint, r.signed_entry_timestamp)
+        RETURNING entry_id INTO id;
+        RETURN NEXT id;
+    END LOOP;
+END
+$$;
+
+-- Ingests a Rekor v1 REST response (GET/POST /api/v1/log/entries: an object keyed by UUID).
+CREATE FUNCTION rekor_ingest_entry(response jsonb) RETURNS SETOF bigint
+LANGUAGE sql
+SET search_path = pg_catalog
+AS $$ SELECT @extschema@.rekor_ingest_rows(response, false) $$;
+
+-- Ingests the transparency-log entries of a Sigstore bundle (v0.1, v0.2, v0.3; Rekor v1 and v2).
+CREATE FUNCTION rekor_ingest_bundle(bundle jsonb) RETURNS SETOF bigint
+LANGUAGE sql
+SET search_path = pg_catalog
+AS $$ SELECT @extschema@.rekor_ingest_rows(bundle, true) $$;
+
+-- One row per check of a stored entry, re-run from scratch against the stored log key: for humans.
+CREATE FUNCTION rekor_verify_inclusion_report(entry_id bigint)
+RETURNS TABLE (step int, "check" text, passed boolean, reason text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    e @extschema@.rekor_entries;
+    l @extschema@.rekor_logs;
+    leaf bytea;
+    err text;
+    cp record;
+BEGIN
+    SELECT * INTO e FROM @extschema@.rekor_entries x WHERE x.entry_id = $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown entry' USING ERRCODE = 'invalid_parameter_value', DETAIL = format('entry_id %s', $1);
+    END IF;
+    SELECT * INTO l FROM @extschema@.rekor_logs g WHERE g.log_id = e.log_id;
+    leaf := @extschema@.rekor_leaf_hash(e.body);
+
+    step := 1; "check" := 'leaf hash';
+    passed := leaf = e.leaf_hash AND (e.entry_uuid IS NULL OR right(e.entry_uuid, 64) = encode(leaf, 'hex'));
+    reason := CASE WHEN passed THEN format('SHA-256(0x00 || body) = %s', encode(leaf, 'hex'))
+                   ELSE format('stored leaf %s, uuid %s, recomputed %s', encode(e.leaf_hash, 'hex'), e.entry_uuid, encode(leaf, 'hex')) END;
+    RETURN NEXT;
+
+    step := 2; "check" := 'inclusion proof';
+    err := @extschema@.rekor_inclusion_proof_error(leaf, e.proof_log_index, e.tree_size, e.proof_hashes, e.root_hash);
+    passed := err IS NULL;
+    reason := coalesce(err, format('%s hashes lead from index %s to root %s of tree size %s',
+                                   cardinality(e.proof_hashes), e.proof_log_index, encode(e.root_hash, 'hex'), e.tree_size));
+    RETURN NEXT;
+
+    step := 3; "check" := 'checkpoint';
+    SELECT * INTO cp FROM @extschema@.rekor_checkpoint_check(e.checkpoint, l.public_key, l.signer_name);
+    passed := cp.error IS NULL AND cp.tree_size = e.tree_size AND cp.root_hash = e.root_hash;
+    reason := CASE WHEN cp.error IS NOT NULL THEN cp.error
+                   WHEN NOT passed THEN format('checkpoint names size %s root %s, proof has size %s root %s', cp.tree_size,
+                                               encode(cp.root_hash, 'hex'), e.tree_size, encode(e.root_hash, 'hex'))
+                   ELSE format('%s signed size %s and this root', l.signer_name, cp.tree_size) END;
+    RETURN NEXT;
+
+    step := 4; "check" := 'signed entry timestamp';
+    IF e.signed_entry_timestamp IS NULL THEN
+        passed := true;
+        reason := 'no SET (Rekor v2 entries have none)';
+    ELSE
+        passed := e.integrated_time IS NOT NULL AND @extschema@.rekor_verify_set(e.signed_entry_timestamp, e.body,
+                  extract(epoch FROM e.integrated_time)::bigint, e.log_id, e.log_index, l.public_key);
+        reason := CASE WHEN passed THEN format('signed by %s over index %s, time %s', l.signer_name, e.log_index, e.integrated_time)
+                       ELSE 'the SET does not verify under the log key' END;
+    END IF;
+    RETURN NEXT;
+END
+$$;
+
+-- Re-verifies a stored entry from scratch (checks 1-4 against the stored log key): true, or false
+-- when its stored evidence no longer verifies; ERROR for an unknown entry_id.
+CREATE FUNCTION rekor_verify_inclusion(entry_id bigint) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$ SELECT bool_and(r.passed) FROM @extschema@.rekor_verify_inclusion_report($1) r $$;
+
+-- The entries whose body carries this digest (artifact, payload, envelope, ...): Rekor's search
+-- index, complete and indexed. `algorithm` is sha256, sha384 or sha512.
+CREATE FUNCTION rekor_entries_by_digest(algorithm text, digest bytea) RETURNS SETOF rekor_entries
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+    SELECT * FROM @extschema@.rekor_entries e
+    WHERE e.digest_keys @> ARRAY[@extschema@.rekor_digest_key($1, $2)]
+    ORDER BY e.entry_id
+$$;
