@@ -59,7 +59,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(encode(v_log, 'hex'), $3));
     -- A fork is per origin: the shards of one Rekor v1 key share its log_id.
     SELECT c.root_hash INTO other FROM @extschema@.rekor_checkpoints c
-    WHERE c.log_id = v_log AND c.origin = (@extschema@.rekor_parse_checkpoint(note)).origin
+    WHERE c.log_id = v_log AND c.origin = (@extschema@.rekor_parse_checkpoint($1)).origin
       AND c.tree_size = $3 AND c.root_hash <> $4 LIMIT 1;
     IF FOUND THEN
         PERFORM @extschema@.rekor_reject_entry('log fork: the entry''s checkpoint contradicts a stored checkpoint',

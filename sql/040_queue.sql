@@ -51,6 +51,7 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
+#variable_conflict use_column
 DECLARE
     d record;
     id bigint;
@@ -77,20 +78,47 @@ BEGIN
 END
 $$;
 
--- Enqueues many envelopes in one statement (at most 10,000); returns their queue_ids in input order.
+-- Enqueues many envelopes in one statement (at most 10,000), set-based: returns their queue_ids in
+-- input order (an envelope already queued for that log returns its existing queue_id).
 CREATE FUNCTION rekor_enqueue_batch(envelopes jsonb[], log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10)
 RETURNS SETOF bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
+#variable_conflict use_column
 BEGIN
     IF cardinality(envelopes) > 10000 THEN
         RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
             DETAIL = format('%s envelopes; at most 10000 per call', cardinality(envelopes));
     END IF;
+    IF max_attempts IS NULL OR max_attempts < 1 OR max_attempts > 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('max_attempts = %s', max_attempts);
+    END IF;
+    IF $2 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $2) THEN
+        RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('log_id %s is not in rekor_logs', encode($2, 'hex'));
+    END IF;
     RETURN QUERY
-    SELECT @extschema@.rekor_enqueue(e, $2, $3) FROM unnest(envelopes) WITH ORDINALITY AS u(e, o) ORDER BY u.o;
+    WITH input AS (
+        SELECT u.o, u.e, d.* FROM unnest(envelopes) WITH ORDINALITY AS u(e, o),
+             LATERAL @extschema@.rekor_dsse_info(u.e) AS d
+    ), inserted AS (
+        INSERT INTO @extschema@.rekor_submission_queue AS q (envelope, payload_type, payload_sha256, envelope_sha256,
+                                                             pae_sha256, log_id, max_attempts)
+        SELECT DISTINCT ON (i.envelope_sha256) i.e, i.payload_type, i.payload_sha256, i.envelope_sha256, i.pae_sha256, $2, $3
+        FROM input i ORDER BY i.envelope_sha256, i.o
+        ON CONFLICT (envelope_sha256, coalesce(log_id, '\x'::bytea)) DO NOTHING
+        RETURNING q.queue_id, q.envelope_sha256
+    )
+    SELECT coalesce(n.queue_id, x.queue_id)
+    FROM input i
+    LEFT JOIN inserted n ON n.envelope_sha256 = i.envelope_sha256
+    LEFT JOIN @extschema@.rekor_submission_queue x
+           ON n.queue_id IS NULL AND x.envelope_sha256 = i.envelope_sha256
+          AND coalesce(x.log_id, '\x'::bytea) = coalesce($2, '\x'::bytea)
+    ORDER BY i.o;
 END
 $$;
 

@@ -9,6 +9,7 @@ mod error;
 mod merkle;
 mod checkpoint;
 mod entry;
+mod queue;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
@@ -55,4 +56,9 @@ pgrx::extension_sql_file!(
         entry::rekor_digest_key,
         merkle::rekor_leaf_hash
     ]
+);
+pgrx::extension_sql_file!(
+    "../sql/040_queue.sql",
+    name = "queue",
+    requires = ["entries", queue::rekor_dsse_info, queue::rekor_entry_envelope_mismatch]
 );
