@@ -12,7 +12,11 @@ DB=rekor_demo
 # The cluster is reused; the demo database is made afresh so every run shows the same thing.
 psql -q -X -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 psql -q -X -d "$DB" -c "CREATE EXTENSION rekor_meta"
-psql -X -d "$DB" -v bodies="$(cat tests/fixtures/demo_bodies.json)" -f scripts/demo.sql
+F=tests/fixtures
+psql -X -d "$DB" -v bodies="$(cat $F/demo_bodies.json)" -v keys="$(cat $F/keys.json)" \
+  -v rest1="$(cat $F/upstream/rest-entry.json)" -v rest2="$(cat $F/upstream/rest-entry-2.json)" \
+  -v bundle_dsse="$(cat $F/upstream/bundle-dsse.sigstore.json)" -v bundle_hr="$(cat $F/upstream/bundle-v0.3-hashedrekord.sigstore.json)" \
+  -v bundle_v2="$(cat $F/upstream/bundle-rekor-v2.sigstore.json)" -f scripts/demo.sql
 echo
 echo "rekor_meta is installed in database $DB. Connect with:"
 echo "  psql -h $PGHOST -p $PGPORT -U postgres $DB"

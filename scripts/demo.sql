@@ -1,6 +1,7 @@
 -- rekor_meta demo: what the extension does today, on real data.
 \set ON_ERROR_STOP on
 \pset footer off
+\set SHOW_CONTEXT never
 \echo
 \echo '== 1. RFC 6962 Merkle tree over four real Rekor entry bodies (the canonicalized bodies are the leaves)'
 CREATE TEMP TABLE demo_leaves AS
@@ -105,3 +106,61 @@ SELECT rekor_verify_inclusion_proof(
     '\x4f80ea583e36840b4dfaf5fc8ca096aa80b899e13825e908f4bc5818270fcb53'
   ]::bytea[],
   '\xae7a5a7085d28e84e8103874a83e022c029d90f9d6d58e11d43845312f801a52'::bytea);
+
+\set ON_ERROR_STOP on
+\echo
+\echo '== 6. Trust the real Sigstore logs (production and staging, Rekor v1 ECDSA and v2 Ed25519) from tests/fixtures/keys.json'
+SELECT k->>'id' AS log, k->>'key_details' AS key, encode(rekor_add_log(k->>'public_key_pem', k->>'note_signer_name'), 'hex') AS log_id
+FROM jsonb_array_elements(:'keys'::jsonb -> 'keys') AS k
+WHERE k->>'instance' IN ('production', 'staging');
+
+\echo '== 7. A real signed checkpoint of the production log, verified and stored (its columns come from the note)'
+SELECT :'bundle_dsse'::jsonb #>> '{verificationMaterial,tlogEntries,0,inclusionProof,checkpoint,envelope}' AS checkpoint \gset
+\echo :checkpoint
+SELECT rekor_verify_checkpoint(:'checkpoint', (SELECT public_key FROM rekor_logs WHERE signer_name = 'rekor.sigstore.dev')) AS signature_verifies;
+INSERT INTO rekor_checkpoints (note) VALUES (:'checkpoint') RETURNING checkpoint_id, origin, tree_size, encode(root_hash, 'hex') AS root_hash;
+
+\echo '== 8. Real Rekor entries ingested from the shapes users have: two REST responses and three Sigstore bundles'
+SELECT 'rest-entry.json' AS source, rekor_ingest_entry(:'rest1'::jsonb) AS entry_id
+UNION ALL SELECT 'rest-entry-2.json', rekor_ingest_entry(:'rest2'::jsonb)
+UNION ALL SELECT 'bundle-dsse', rekor_ingest_bundle(:'bundle_dsse'::jsonb)
+UNION ALL SELECT 'bundle-v0.3-hashedrekord', rekor_ingest_bundle(:'bundle_hr'::jsonb)
+UNION ALL SELECT 'bundle-rekor-v2', rekor_ingest_bundle(:'bundle_v2'::jsonb);
+SELECT entry_id, kind, api_version, log_index, proof_log_index AS proof_index, tree_size, integrated_time,
+       l.signer_name AS log, rekor_verify_inclusion(entry_id) AS verified
+FROM rekor_entries e JOIN rekor_logs l USING (log_id) ORDER BY entry_id;
+
+\echo '== 9. Any row re-verified from scratch, one check per line'
+SELECT * FROM rekor_verify_inclusion_report(3);
+
+\echo '== 10. Ingest is idempotent: the same bundle again returns the same entry_id'
+SELECT rekor_ingest_bundle(:'bundle_dsse'::jsonb) AS entry_id, (SELECT count(*) FROM rekor_entries) AS rows;
+
+\echo '== 11. Search by artifact digest (the Rekor search index, complete and indexed)'
+SELECT d.role, d.algorithm, encode(d.digest, 'hex') AS digest,
+       (SELECT array_agg(entry_id) FROM rekor_entries_by_digest(d.algorithm, d.digest)) AS entries
+FROM rekor_entries e, rekor_body_digests(e.body) d WHERE e.entry_id = 3;
+
+\echo '== 12. Tampering is rejected on insert: one flipped bit in one proof hash of the DSSE bundle'
+\set ON_ERROR_STOP off
+SELECT rekor_ingest_bundle(jsonb_set(:'bundle_dsse'::jsonb, '{verificationMaterial,tlogEntries,0,inclusionProof,hashes,3}',
+         to_jsonb(encode(set_bit(decode(:'bundle_dsse'::jsonb #>> '{verificationMaterial,tlogEntries,0,inclusionProof,hashes,3}', 'base64'), 0, 1 - get_bit(decode(:'bundle_dsse'::jsonb #>> '{verificationMaterial,tlogEntries,0,inclusionProof,hashes,3}', 'base64'), 0)), 'base64'))));
+\echo '... and a signed entry timestamp over another integrated time:'
+SELECT rekor_ingest_entry(jsonb_set(:'rest1'::jsonb, ARRAY[(SELECT k FROM jsonb_object_keys(:'rest1'::jsonb) k), 'integratedTime'], '1656448132'));
+\echo '... and nobody but the extension owner may change stored evidence:'
+CREATE ROLE rekor_demo_user;
+GRANT SELECT, UPDATE, DELETE ON rekor_entries TO rekor_demo_user;
+SET ROLE rekor_demo_user;
+DELETE FROM rekor_entries WHERE entry_id = 1;
+RESET ROLE;
+DROP OWNED BY rekor_demo_user;
+DROP ROLE rekor_demo_user;
+\set ON_ERROR_STOP on
+
+\echo '== 13. The submission queue: the DSSE envelope waits, a worker leases it, logs it, and hands back the Rekor response'
+SELECT rekor_enqueue(:'bundle_dsse'::jsonb -> 'dsseEnvelope') AS queue_id;
+SELECT queue_id, state, attempts, lease_owner, payload_type FROM rekor_dequeue('demo-worker', 10, '1 minute');
+SELECT rekor_mark_submitted(1, 'demo-worker', :'bundle_dsse'::jsonb) AS entry_id;
+SELECT queue_id, state, entry_id, submitted_at IS NOT NULL AS submitted, rekor_verify_inclusion(entry_id) AS entry_verified
+FROM rekor_submission_queue;
+SELECT state, items FROM rekor_queue_stats;

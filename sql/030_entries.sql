@@ -214,7 +214,9 @@ BEGIN
                                 encode(r.log_id, 'hex'), r.log_index),
                 HINT = 'Fetch the entry with its inclusion proof from the log (GET /api/v1/log/entries/{uuid}).';
         END IF;
-        SELECT e.entry_id, e.leaf_hash INTO existing FROM @extschema@.rekor_entries e
+        SELECT e.entry_id, e.leaf_hash, e.proof_log_index, e.tree_size, e.root_hash, e.proof_hashes, e.checkpoint,
+               e.signed_entry_timestamp, e.integrated_time
+          INTO existing FROM @extschema@.rekor_entries e
         WHERE e.log_id = r.log_id AND e.log_index = r.log_index;
         IF FOUND THEN
             IF existing.leaf_hash <> @extschema@.rekor_leaf_hash(r.body) THEN
@@ -222,6 +224,25 @@ BEGIN
                     format('log %s index %s: stored leaf %s, new leaf %s', encode(r.log_id, 'hex'), r.log_index,
                            encode(existing.leaf_hash, 'hex'), encode(@extschema@.rekor_leaf_hash(r.body), 'hex')));
             END IF;
+            IF (existing.proof_log_index, existing.tree_size, existing.root_hash, existing.proof_hashes, existing.checkpoint)
+                 IS NOT DISTINCT FROM (r.proof_log_index, r.tree_size, r.root_hash, r.proof_hashes, r.checkpoint)
+               AND existing.signed_entry_timestamp IS NOT DISTINCT FROM r.signed_entry_timestamp
+               AND existing.integrated_time IS NOT DISTINCT FROM to_timestamp(r.integrated_time::double precision) THEN
+                RETURN NEXT existing.entry_id;    -- the very same evidence again
+                CONTINUE;
+            END IF;
+            -- The same entry with other evidence (e.g. a proof to a newer checkpoint): it must verify
+            -- too, so it goes through the trigger; the unique key then stops the duplicate, and the
+            -- subtransaction undoes whatever the trigger stored.
+            BEGIN
+                INSERT INTO @extschema@.rekor_entries (log_id, entry_uuid, log_index, proof_log_index, tree_id, integrated_time,
+                                                       body, tree_size, root_hash, proof_hashes, checkpoint, signed_entry_timestamp)
+                VALUES (r.log_id, r.entry_uuid, r.log_index, r.proof_log_index, r.tree_id,
+                        CASE WHEN r.integrated_time IS NULL THEN NULL ELSE to_timestamp(r.integrated_time) END,
+                        r.body, r.tree_size, r.root_hash, r.proof_hashes, r.checkpoint, r.signed_entry_timestamp);
+            EXCEPTION WHEN unique_violation THEN
+                NULL;
+            END;
             RETURN NEXT existing.entry_id;
             CONTINUE;
         END IF;
