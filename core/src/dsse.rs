@@ -84,7 +84,9 @@ fn opt_str<'a>(m: &'a Map<String, Value>, key: &str, path: &str) -> Result<Optio
     match m.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(DsseError::WrongType { path: path.into(), expected: "a string", got: type_name(other) }),
+        Some(other) => {
+            Err(DsseError::WrongType { path: path.into(), expected: "a string", got: type_name(other) })
+        }
     }
 }
 
@@ -110,7 +112,11 @@ pub fn parse_envelope(v: &Value) -> Result<Envelope, DsseError> {
         None | Some(Value::Null) => return Err(DsseError::Missing { path: "signatures".into() }),
         Some(Value::Array(a)) => a,
         Some(other) => {
-            return Err(DsseError::WrongType { path: "signatures".into(), expected: "an array", got: type_name(other) })
+            return Err(DsseError::WrongType {
+                path: "signatures".into(),
+                expected: "an array",
+                got: type_name(other),
+            })
         }
     };
     if sigs.is_empty() {

@@ -144,28 +144,91 @@ pub struct ParsedBody {
 /// Exactly which field of an entry is wrong, and how. `path` is the JSON path of that field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryError {
-    Missing { path: String },
-    WrongType { path: String, expected: &'static str, got: &'static str },
+    Missing {
+        path: String,
+    },
+    WrongType {
+        path: String,
+        expected: &'static str,
+        got: &'static str,
+    },
     /// A number that is not an integer (fraction, exponent or beyond the JSON integer range).
-    NotAnInteger { path: String, got: String },
-    Negative { path: String, got: String },
-    TooLarge { path: String, got: String },
+    NotAnInteger {
+        path: String,
+        got: String,
+    },
+    Negative {
+        path: String,
+        got: String,
+    },
+    TooLarge {
+        path: String,
+        got: String,
+    },
     /// A string that should hold a decimal integer but does not (sign, spaces, leading zeros, ...).
-    BadDecimal { path: String, got: String },
-    BadBase64 { path: String, detail: String },
-    BadHex { path: String, detail: String },
-    WrongLength { path: String, what: &'static str, got: usize, want: usize },
-    Empty { path: String },
-    TooManyHashes { path: String, got: usize },
-    IndexNotBelowSize { path: String, index: u64, size: u64 },
-    BadUuid { path: String, got: String },
+    BadDecimal {
+        path: String,
+        got: String,
+    },
+    BadBase64 {
+        path: String,
+        detail: String,
+    },
+    BadHex {
+        path: String,
+        detail: String,
+    },
+    WrongLength {
+        path: String,
+        what: &'static str,
+        got: usize,
+        want: usize,
+    },
+    Empty {
+        path: String,
+    },
+    TooManyHashes {
+        path: String,
+        got: usize,
+    },
+    IndexNotBelowSize {
+        path: String,
+        index: u64,
+        size: u64,
+    },
+    BadUuid {
+        path: String,
+        got: String,
+    },
     /// A REST entry whose UUID is not the leaf hash of its body.
-    UuidBodyMismatch { path: String, uuid_leaf: Hash, body_leaf: Hash },
-    NoEntries { path: String },
-    TooManyEntries { path: String, got: usize, limit: usize },
-    UnsupportedMediaType { path: String, got: String },
-    TooLong { path: String, got: usize, limit: usize },
-    NotJson { path: String, detail: String },
+    UuidBodyMismatch {
+        path: String,
+        uuid_leaf: Hash,
+        body_leaf: Hash,
+    },
+    NoEntries {
+        path: String,
+    },
+    /// More entries (or body signatures) than the limit; `what` names them.
+    TooMany {
+        path: String,
+        what: &'static str,
+        got: usize,
+        limit: usize,
+    },
+    UnsupportedMediaType {
+        path: String,
+        got: String,
+    },
+    TooLong {
+        path: String,
+        got: usize,
+        limit: usize,
+    },
+    NotJson {
+        path: String,
+        detail: String,
+    },
 }
 
 impl EntryError {
@@ -188,7 +251,7 @@ impl EntryError {
             | BadUuid { path, .. }
             | UuidBodyMismatch { path, .. }
             | NoEntries { path }
-            | TooManyEntries { path, .. }
+            | TooMany { path, .. }
             | UnsupportedMediaType { path, .. }
             | TooLong { path, .. }
             | NotJson { path, .. } => path,
@@ -232,8 +295,8 @@ impl fmt::Display for EntryError {
                 hex::encode(body_leaf)
             ),
             NoEntries { path } => write!(f, "{path}: no log entries"),
-            TooManyEntries { path, got, limit } => {
-                write!(f, "{path}: {got} entries, more than the limit of {limit}")
+            TooMany { path, what, got, limit } => {
+                write!(f, "{path}: {got} {what}, more than the limit of {limit}")
             }
             UnsupportedMediaType { path, got } => write!(
                 f,
@@ -298,11 +361,7 @@ impl<'a> Obj<'a> {
     fn new(v: &'a Value, path: &str, expected: &'static str) -> Result<Obj<'a>, EntryError> {
         match v {
             Value::Object(map) => Ok(Obj { map, path: path.to_string() }),
-            other => Err(EntryError::WrongType {
-                path: path.to_string(),
-                expected,
-                got: type_name(other),
-            }),
+            other => Err(EntryError::WrongType { path: path.to_string(), expected, got: type_name(other) }),
         }
     }
 
@@ -385,7 +444,7 @@ fn parse_int(v: &Value, path: &str, style: IntStyle) -> Result<u64, EntryError> 
             let f = n.as_f64().unwrap_or(f64::NAN);
             if f.fract() == 0.0 && f < 0.0 {
                 Err(EntryError::Negative { path: path.into(), got: n.to_string() })
-            } else if f.fract() == 0.0 && f >= 9.223_372_036_854_775_807e18 {
+            } else if f.fract() == 0.0 && f >= MAX_INT as f64 {
                 Err(EntryError::TooLarge { path: path.into(), got: n.to_string() })
             } else {
                 Err(EntryError::NotAnInteger { path: path.into(), got: n.to_string() })
@@ -496,10 +555,7 @@ fn proof_hashes(list: &[Value], path: &str, enc: Encoding) -> Result<Vec<[u8; 32
     if list.len() > MAX_PROOF_HASHES {
         return Err(EntryError::TooManyHashes { path: path.into(), got: list.len() });
     }
-    list.iter()
-        .enumerate()
-        .map(|(i, h)| hash_field(h, &format!("{path}[{i}]"), enc, "proof hash"))
-        .collect()
+    list.iter().enumerate().map(|(i, h)| hash_field(h, &format!("{path}[{i}]"), enc, "proof hash")).collect()
 }
 
 fn checkpoint_text(s: &str, path: &str) -> Result<Option<String>, EntryError> {
@@ -584,8 +640,9 @@ pub fn parse_rest_response(v: &Value) -> Result<Vec<LogEntry>, EntryError> {
         return Err(EntryError::NoEntries { path: "$".into() });
     }
     if root.map.len() > MAX_ENTRIES {
-        return Err(EntryError::TooManyEntries {
+        return Err(EntryError::TooMany {
             path: "$".into(),
+            what: "entries",
             got: root.map.len(),
             limit: MAX_ENTRIES,
         });
@@ -600,7 +657,8 @@ fn parse_rest_entry(uuid: &str, v: &Value) -> Result<LogEntry, EntryError> {
 
     let body = body_field(e.req_str("body")?, &e.field("body"))?;
     let itime_path = e.field("integratedTime");
-    let integrated_time = to_i64(parse_int(e.req("integratedTime")?, &itime_path, IntStyle::Number)?, &itime_path)?;
+    let integrated_time =
+        to_i64(parse_int(e.req("integratedTime")?, &itime_path, IntStyle::Number)?, &itime_path)?;
     let log_id = hex_field(e.req_str("logID")?, &e.field("logID"))?;
     check_log_id(&log_id, &e.field("logID"))?;
     let log_index = parse_int(e.req("logIndex")?, &e.field("logIndex"), IntStyle::Number)?;
@@ -614,14 +672,16 @@ fn parse_rest_entry(uuid: &str, v: &Value) -> Result<LogEntry, EntryError> {
             let tree_size = parse_int(p.req("treeSize")?, &p.field("treeSize"), IntStyle::Number)?;
             let root_hash = hash_field(p.req("rootHash")?, &p.field("rootHash"), Encoding::Hex, "root hash")?;
             let hashes_path = p.field("hashes");
-            let list = p.opt_array("hashes")?.ok_or_else(|| EntryError::Missing { path: hashes_path.clone() })?;
+            let list =
+                p.opt_array("hashes")?.ok_or_else(|| EntryError::Missing { path: hashes_path.clone() })?;
             let hashes = proof_hashes(list, &hashes_path, Encoding::Hex)?;
             let checkpoint = match p.opt_str("checkpoint")? {
                 Some(s) => checkpoint_text(s, &p.field("checkpoint"))?,
                 None => None,
             };
             check_index_below_size(proof_index, tree_size, &index_path)?;
-            inclusion_proof = Some(InclusionProof { log_index: proof_index, tree_size, root_hash, hashes, checkpoint });
+            inclusion_proof =
+                Some(InclusionProof { log_index: proof_index, tree_size, root_hash, hashes, checkpoint });
         }
         if let Some(s) = ver.opt_str("signedEntryTimestamp")? {
             signed_entry_timestamp = Some(set_field(s, &ver.field("signedEntryTimestamp"))?);
@@ -649,7 +709,12 @@ fn parse_rest_entry(uuid: &str, v: &Value) -> Result<LogEntry, EntryError> {
 
 fn check_log_id(log_id: &[u8], path: &str) -> Result<(), EntryError> {
     if log_id.len() != LOG_ID_LEN {
-        return Err(EntryError::WrongLength { path: path.into(), what: "log ID", got: log_id.len(), want: LOG_ID_LEN });
+        return Err(EntryError::WrongLength {
+            path: path.into(),
+            what: "log ID",
+            got: log_id.len(),
+            want: LOG_ID_LEN,
+        });
     }
     Ok(())
 }
@@ -673,12 +738,14 @@ pub fn parse_bundle(v: &Value) -> Result<Vec<LogEntry>, EntryError> {
         return Err(EntryError::NoEntries { path: list_path });
     }
     if list.len() > MAX_ENTRIES {
-        return Err(EntryError::TooManyEntries { path: list_path, got: list.len(), limit: MAX_ENTRIES });
+        return Err(EntryError::TooMany {
+            path: list_path,
+            what: "entries",
+            got: list.len(),
+            limit: MAX_ENTRIES,
+        });
     }
-    list.iter()
-        .enumerate()
-        .map(|(i, e)| parse_tlog_at(e, &format!("{list_path}[{i}]")))
-        .collect()
+    list.iter().enumerate().map(|(i, e)| parse_tlog_at(e, &format!("{list_path}[{i}]"))).collect()
 }
 
 /// One protobuf-JSON `TransparencyLogEntry`: a bundle's `tlogEntries[i]`, or a Rekor v2 REST answer.
@@ -717,7 +784,8 @@ fn parse_tlog_at(v: &Value, path: &str) -> Result<LogEntry, EntryError> {
         Some(p) => {
             let proof_index = int(&p, "logIndex")?;
             let tree_size = parse_int(p.req("treeSize")?, &p.field("treeSize"), IntStyle::NumberOrString)?;
-            let root_hash = hash_field(p.req("rootHash")?, &p.field("rootHash"), Encoding::Base64, "root hash")?;
+            let root_hash =
+                hash_field(p.req("rootHash")?, &p.field("rootHash"), Encoding::Base64, "root hash")?;
             // Protobuf JSON omits an empty repeated field: a size-1 tree's proof has no hashes.
             let hashes = match p.opt_array("hashes")? {
                 Some(list) => proof_hashes(list, &p.field("hashes"), Encoding::Base64)?,
@@ -764,7 +832,7 @@ pub fn set_payload(e: &LogEntry) -> Vec<u8> {
 
 /// [`set_payload`] from its parts.
 pub fn set_payload_parts(body: &[u8], integrated_time: i64, log_id: &[u8], log_index: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() * 4 / 3 + 128);
+    let mut out = Vec::with_capacity(body.len() / 3 * 4 + 132);
     out.extend_from_slice(b"{\"body\":\"");
     out.extend_from_slice(STANDARD.encode(body).as_bytes());
     out.extend_from_slice(b"\",\"integratedTime\":");
@@ -1023,7 +1091,9 @@ fn b64_hash(spec: &Value, keys: &[&str], role: DigestRole) -> Result<Option<Dige
     let Some((v, path)) = descend(spec, "spec", keys)? else { return Ok(None) };
     let o = Obj::new(v, &path, "an object {algorithm, digest}")?;
     // An absent algorithm is protobuf's HASH_ALGORITHM_UNSPECIFIED: nothing to index.
-    let Some((algorithm, want)) = o.get("algorithm").and_then(normalize_algorithm_enum) else { return Ok(None) };
+    let Some((algorithm, want)) = o.get("algorithm").and_then(normalize_algorithm_enum) else {
+        return Ok(None);
+    };
     let digest_path = o.field("digest");
     let value = b64_field(o.req_str("digest")?, &digest_path)?;
     if value.len() != want {
@@ -1032,20 +1102,13 @@ fn b64_hash(spec: &Value, keys: &[&str], role: DigestRole) -> Result<Option<Dige
     Ok(Some(Digest { role, algorithm: algorithm.into(), value }))
 }
 
-/// The base64 string at `keys` below `spec`, decoded (once, or twice for doubly encoded fields).
-fn b64_bytes(spec: &Value, keys: &[&str], twice: bool) -> Result<Option<Vec<u8>>, EntryError> {
+/// The base64 string at `keys` below `spec`, decoded.
+fn b64_bytes(spec: &Value, keys: &[&str]) -> Result<Option<Vec<u8>>, EntryError> {
     let Some((v, path)) = descend(spec, "spec", keys)? else { return Ok(None) };
-    let s = match v {
-        Value::String(s) => s,
-        other => return Err(EntryError::WrongType { path, expected: "a base64 string", got: type_name(other) }),
-    };
-    let once = b64_field(s, &path)?;
-    if !twice {
-        return Ok(Some(once));
+    match v {
+        Value::String(s) => Ok(Some(b64_field(s, &path)?)),
+        other => Err(EntryError::WrongType { path, expected: "a base64 string", got: type_name(other) }),
     }
-    let inner = std::str::from_utf8(&once)
-        .map_err(|_| EntryError::BadBase64 { path: path.clone(), detail: "inner value is not base64 text".into() })?;
-    Ok(Some(b64_field(inner, &path)?))
 }
 
 /// The array at `keys` below `spec` (bounded), with its path.
@@ -1053,7 +1116,7 @@ fn sig_array<'a>(spec: &'a Value, keys: &[&str]) -> Result<Option<(&'a Vec<Value
     let Some((v, path)) = descend(spec, "spec", keys)? else { return Ok(None) };
     match v {
         Value::Array(a) if a.len() > MAX_BODY_SIGNATURES => {
-            Err(EntryError::TooManyEntries { path, got: a.len(), limit: MAX_BODY_SIGNATURES })
+            Err(EntryError::TooMany { path, what: "signatures", got: a.len(), limit: MAX_BODY_SIGNATURES })
         }
         Value::Array(a) => Ok(Some((a, path))),
         other => Err(EntryError::WrongType { path, expected: "an array", got: type_name(other) }),
@@ -1087,8 +1150,8 @@ pub fn parse_body(body: &[u8]) -> Result<ParsedBody, EntryError> {
                 let data = if kind == "jar" { ["archive", "hash"] } else { ["data", "hash"] };
                 let d = x.keep(hex_hash(spec, &data, DigestRole::Artifact))?;
                 x.add_digest(d);
-                let sig = x.keep(b64_bytes(spec, &["signature", "content"], false))?;
-                let key = x.keep(b64_bytes(spec, &["signature", "publicKey", "content"], false))?;
+                let sig = x.keep(b64_bytes(spec, &["signature", "content"]))?;
+                let key = x.keep(b64_bytes(spec, &["signature", "publicKey", "content"]))?;
                 push_signature(&mut x, sig, key);
             }
         }
@@ -1103,14 +1166,14 @@ pub fn parse_body(body: &[u8]) -> Result<ParsedBody, EntryError> {
         "helm" => {
             let d = x.keep(hex_hash(spec, &["chart", "hash"], DigestRole::Artifact))?;
             x.add_digest(d);
-            let sig = x.keep(b64_bytes(spec, &["chart", "provenance", "signature", "content"], false))?;
-            let key = x.keep(b64_bytes(spec, &["publicKey", "content"], false))?;
+            let sig = x.keep(b64_bytes(spec, &["chart", "provenance", "signature", "content"]))?;
+            let key = x.keep(b64_bytes(spec, &["publicKey", "content"]))?;
             push_signature(&mut x, sig, key);
         }
         "rpm" | "alpine" => {
             let d = x.keep(hex_hash(spec, &["package", "hash"], DigestRole::Artifact))?;
             x.add_digest(d);
-            let key = x.keep(b64_bytes(spec, &["publicKey", "content"], false))?;
+            let key = x.keep(b64_bytes(spec, &["publicKey", "content"]))?;
             x.add_key(key);
         }
         "cose" => {
@@ -1118,7 +1181,7 @@ pub fn parse_body(body: &[u8]) -> Result<ParsedBody, EntryError> {
             x.add_digest(d);
             let d = x.keep(hex_hash(spec, &["data", "envelopeHash"], DigestRole::Envelope))?;
             x.add_digest(d);
-            let key = x.keep(b64_bytes(spec, &["publicKey"], false))?;
+            let key = x.keep(b64_bytes(spec, &["publicKey"]))?;
             x.add_key(key);
         }
         // rfc3161, tuf and kinds this parser does not know: their canonical bodies carry no digest.
@@ -1147,7 +1210,7 @@ fn push_signature(x: &mut Extractor, sig: Option<Vec<u8>>, key: Option<Vec<u8>>)
 fn extract_hashedrekord_v2(x: &mut Extractor, spec: &Value) -> Result<(), EntryError> {
     let d = x.keep(b64_hash(spec, &["hashedRekordV002", "data"], DigestRole::Artifact))?;
     x.add_digest(d);
-    let sig = x.keep(b64_bytes(spec, &["hashedRekordV002", "signature", "content"], false))?;
+    let sig = x.keep(b64_bytes(spec, &["hashedRekordV002", "signature", "content"]))?;
     let key = x.keep(match descend(spec, "spec", &["hashedRekordV002", "signature"]) {
         Ok(Some((sig, path))) => v2_verifier_at(sig, &path),
         Ok(None) => Ok(None),
@@ -1191,7 +1254,7 @@ fn extract_dsse_v2(x: &mut Extractor, spec: &Value) -> Result<(), EntryError> {
 }
 
 /// intoto v0.0.1 / v0.0.2: `spec.content {hash (the envelope), payloadHash, envelope?}`. Old
-/// entries keep the envelope, whose payload and signatures Rekor encoded in base64 twice.
+/// entries keep the envelope, whose payload and signatures are usually base64 twice over.
 fn extract_intoto(x: &mut Extractor, spec: &Value) -> Result<(), EntryError> {
     let d = x.keep(hex_hash(spec, &["content", "hash"], DigestRole::Envelope))?;
     x.add_digest(d);
@@ -1201,32 +1264,33 @@ fn extract_intoto(x: &mut Extractor, spec: &Value) -> Result<(), EntryError> {
     x.add_digest(d);
     // v0.0.2 keeps the envelope as an object; v0.0.1 had a string (never in canonical bodies).
     if let Some((Value::Object(_), _)) = descend(spec, "spec", &["content", "envelope"])? {
-        if let Ok(Some(statement)) = b64_bytes(spec, &["content", "envelope", "payload"], true) {
-            for d in intoto_subject_digests(&statement) {
+        if let Ok(Some(payload)) = b64_bytes(spec, &["content", "envelope", "payload"]) {
+            for d in intoto_subject_digests(&unwrap_inner_base64(payload)) {
                 x.add_digest(Some(d));
             }
         }
         if let Some((list, path)) = x.keep(sig_array(spec, &["content", "envelope", "signatures"]))? {
             for (i, item) in list.iter().enumerate() {
                 let base = format!("{path}[{i}]");
-                let sig = x.keep(b64_bytes_at(item, &base, "sig").and_then(|s| match s {
-                    Some(once) => twice_decoded(once, &format!("{base}.sig")).map(Some),
-                    None => Ok(None),
-                }))?;
+                let sig = x.keep(b64_bytes_at(item, &base, "sig"))?.map(unwrap_inner_base64);
                 let key = x.keep(b64_bytes_at(item, &base, "publicKey"))?;
                 push_signature(x, sig, key);
             }
         }
     }
-    let key = x.keep(b64_bytes(spec, &["publicKey"], false))?;
+    let key = x.keep(b64_bytes(spec, &["publicKey"]))?;
     x.add_key(key);
     Ok(())
 }
 
-fn twice_decoded(once: Vec<u8>, path: &str) -> Result<Vec<u8>, EntryError> {
-    let inner = std::str::from_utf8(&once)
-        .map_err(|_| EntryError::BadBase64 { path: path.into(), detail: "inner value is not base64 text".into() })?;
-    b64_field(inner, path)
+/// Rekor's Go clients log an in-toto signature as base64 of the envelope's base64 `sig` text, but
+/// some real entries hold the raw signature base64 once: decode again only when the bytes are
+/// base64 text (a DER or raw signature never is, as it contains bytes outside the alphabet).
+fn unwrap_inner_base64(once: Vec<u8>) -> Vec<u8> {
+    match std::str::from_utf8(&once).ok().map(decode_base64_any) {
+        Some(Ok(inner)) if !inner.is_empty() => inner,
+        _ => once,
+    }
 }
 
 /// The base64 string member `key` of the object `item` at `base`, decoded; None when absent.

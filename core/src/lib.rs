@@ -7,3 +7,4 @@ pub mod keys;
 pub mod checkpoint;
 pub mod entry;
 pub mod dsse;
+pub mod evidence;

@@ -153,11 +153,7 @@ fn check_against_normalised(got: &LogEntry, e: &Value) {
     assert_eq!(got.log_id, h(s(e, "log_id_hex")), "{id}: log id");
     assert_eq!(got.log_index, e["log_index"].as_u64().expect("index"), "{id}: log index");
     assert_eq!(got.integrated_time, e["integrated_time"].as_i64().unwrap_or(0), "{id}: integrated time");
-    assert_eq!(
-        got.signed_entry_timestamp,
-        e["signed_entry_timestamp_b64"].as_str().map(b64),
-        "{id}: SET"
-    );
+    assert_eq!(got.signed_entry_timestamp, e["signed_entry_timestamp_b64"].as_str().map(b64), "{id}: SET");
     let p = &e["inclusion_proof"];
     match &got.inclusion_proof {
         None => assert!(p.is_null(), "{id}: proof expected"),
@@ -165,8 +161,12 @@ fn check_against_normalised(got: &LogEntry, e: &Value) {
             assert_eq!(gp.log_index, p["log_index"].as_u64().expect("proof index"), "{id}: proof index");
             assert_eq!(gp.tree_size, p["tree_size"].as_u64().expect("size"), "{id}: tree size");
             assert_eq!(gp.root_hash.to_vec(), h(s(p, "root_hash_hex")), "{id}: root");
-            let want: Vec<Vec<u8>> =
-                p["hashes_hex"].as_array().expect("hashes").iter().map(|x| h(x.as_str().expect("hex"))).collect();
+            let want: Vec<Vec<u8>> = p["hashes_hex"]
+                .as_array()
+                .expect("hashes")
+                .iter()
+                .map(|x| h(x.as_str().expect("hex")))
+                .collect();
             let got_hashes: Vec<Vec<u8>> = gp.hashes.iter().map(|x| x.to_vec()).collect();
             assert_eq!(got_hashes, want, "{id}: proof hashes");
             assert_eq!(gp.checkpoint.as_deref(), e["checkpoint_envelope"].as_str(), "{id}: checkpoint");
@@ -198,7 +198,12 @@ fn every_normalised_entry_parses_from_rest_shape_to_the_same_entry() {
         check_against_normalised(&rest, e);
         assert_eq!(rest.uuid.as_deref(), e["leaf_hash_hex"].as_str());
         let bundle = only(parse_bundle(&as_bundle(vec![as_tlog_entry(e)])).expect("bundle parses"));
-        let rest_without_shape_fields = LogEntry { uuid: None, kind: bundle.kind.clone(), kind_version: bundle.kind_version.clone(), ..rest };
+        let rest_without_shape_fields = LogEntry {
+            uuid: None,
+            kind: bundle.kind.clone(),
+            kind_version: bundle.kind_version.clone(),
+            ..rest
+        };
         assert_eq!(rest_without_shape_fields, bundle, "{}", s(e, "id"));
     }
 }
@@ -227,8 +232,14 @@ fn every_normalised_inclusion_proof_verifies_with_the_proof_index() {
         let id = s(e, "id");
         match (&got.inclusion_proof, s(&e["expected"], "leaf_inclusion")) {
             (Some(p), "valid") => {
-                verify_inclusion(p.log_index, p.tree_size, &leaf_hash(&got.body), &proof_refs(p), &p.root_hash)
-                    .unwrap_or_else(|err| panic!("{id}: {err}"));
+                verify_inclusion(
+                    p.log_index,
+                    p.tree_size,
+                    &leaf_hash(&got.body),
+                    &proof_refs(p),
+                    &p.root_hash,
+                )
+                .unwrap_or_else(|err| panic!("{id}: {err}"));
                 let offset = e["virtual_index_minus_proof_index"].as_u64().expect("offset");
                 assert_eq!(got.log_index - p.log_index, offset, "{id}: shard offset");
                 verified += 1;
@@ -321,7 +332,7 @@ fn set_payload_prints_integers_beyond_2_pow_53_as_the_double_rekor_canonicalizes
     assert!(p.ends_with(",\"logIndex\":9007199254740992}"), "{p}");
     assert!(p.contains("\"integratedTime\":-1,"), "{p}");
     let big = String::from_utf8(set_payload_parts(b"x", 0, &[0u8; 32], MAX_INT)).expect("utf8");
-    assert!(big.ends_with(",\"logIndex\":9223372036854775808}"), "{big}");
+    assert!(big.ends_with(",\"logIndex\":9223372036854776000}"), "{big}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,11 +340,17 @@ fn set_payload_prints_integers_beyond_2_pow_53_as_the_double_rekor_canonicalizes
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[allow(clippy::excessive_precision)] // The RFC's literal, digit for digit.
 fn canonical_json_matches_the_rfc_8785_example() {
     // RFC 8785 §3.2.4.
-    let input = r#"{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],"string":"\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/","literals":[null,true,false]}"#;
+    // serde_json's default float parser is not correctly rounded (its float_roundtrip feature is
+    // off), so the numbers are built from Rust literals, which are.
+    let mut input =
+        json(r#"{"string":"\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/","literals":[null,true,false]}"#);
+    input["numbers"] =
+        json!([333333333.33333329_f64, 1E30_f64, 4.50_f64, 2e-3_f64, 0.000000000000000000000000001_f64]);
     let want = "{\"literals\":[null,true,false],\"numbers\":[333333333.3333333,1e+30,4.5,0.002,1e-27],\"string\":\"\u{20ac}$\\u000f\\nA'B\\\"\\\\\\\\\\\"/\"}";
-    assert_eq!(String::from_utf8(canonical_json(&json(input))).expect("utf8"), want);
+    assert_eq!(String::from_utf8(canonical_json(&input)).expect("utf8"), want);
 }
 
 #[test]
@@ -341,9 +358,10 @@ fn canonical_json_sorts_member_names_by_utf16_code_units() {
     // RFC 8785 §3.2.3: U+1F600 (a surrogate pair D83D DE00) sorts before U+FB33.
     let input = r#"{"\u20ac":"Euro Sign","\r":"Carriage Return","\ufb33":"Hebrew Letter Dalet With Dagesh","1":"One","\ud83d\ude00":"Emoji: Grinning Face","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis"}"#;
     let out = String::from_utf8(canonical_json(&json(input))).expect("utf8");
-    let order: Vec<&str> = ["Carriage Return", "One", "Control", "Latin Small", "Euro Sign", "Emoji", "Hebrew"]
-        .into_iter()
-        .collect();
+    let order: Vec<&str> =
+        ["Carriage Return", "One", "Control", "Latin Small", "Euro Sign", "Emoji", "Hebrew"]
+            .into_iter()
+            .collect();
     let positions: Vec<usize> = order.iter().map(|w| out.find(w).expect("member present")).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{out}");
 }
@@ -360,6 +378,7 @@ fn canonical_json_formats_numbers_as_ecmascript() {
         ("5e-324", "5e-324"),
         ("1.7976931348623157e308", "1.7976931348623157e+308"),
         ("9007199254740993", "9007199254740992"),
+        ("18446744073709551615", "18446744073709552000"),
         ("-42", "-42"),
     ];
     for (input, want) in cases {
@@ -393,7 +412,8 @@ fn upstream_rest_entry_parses_and_its_proof_set_and_checkpoint_verify() {
     assert_eq!(leaf_hash(&got.body).to_vec(), h(REST_UUID));
     let p = got.inclusion_proof.as_ref().expect("proof");
     assert_eq!((p.log_index, p.tree_size, p.hashes.len()), (1227, 14358, 14));
-    verify_inclusion(p.log_index, p.tree_size, &leaf_hash(&got.body), &proof_refs(p), &p.root_hash).expect("proof");
+    verify_inclusion(p.log_index, p.tree_size, &leaf_hash(&got.body), &proof_refs(p), &p.root_hash)
+        .expect("proof");
     let (key, signer) = key_by_log_id(&got.log_id);
     assert!(key.verify(&set_payload(&got), got.signed_entry_timestamp.as_deref().expect("SET")));
     let cp = parse_checkpoint(p.checkpoint.as_deref().expect("checkpoint").as_bytes()).expect("checkpoint");
@@ -412,7 +432,8 @@ fn upstream_rekor_v2_rest_answer_is_one_bare_tlog_entry() {
     assert_eq!(got.signed_entry_timestamp, None);
     let p = got.inclusion_proof.as_ref().expect("proof");
     assert_eq!((p.log_index, p.tree_size), (743, 744));
-    verify_inclusion(p.log_index, p.tree_size, &leaf_hash(&got.body), &proof_refs(p), &p.root_hash).expect("proof");
+    verify_inclusion(p.log_index, p.tree_size, &leaf_hash(&got.body), &proof_refs(p), &p.root_hash)
+        .expect("proof");
     let (key, signer) = key_by_log_id(&got.log_id);
     let cp = parse_checkpoint(p.checkpoint.as_deref().expect("checkpoint").as_bytes()).expect("checkpoint");
     assert_eq!((cp.tree_size, cp.root_hash), (p.tree_size, p.root_hash));
@@ -431,7 +452,8 @@ fn upstream_bundles_parse_and_their_proofs_sets_and_checkpoints_verify() {
             Some(set) => assert!(key.verify(&set_payload(&got), set), "{name}: SET"),
             None => assert_eq!(got.integrated_time, 0, "{name}: v2 entry"),
         }
-        let cp = parse_checkpoint(p.checkpoint.as_deref().expect("checkpoint").as_bytes()).expect("checkpoint");
+        let cp =
+            parse_checkpoint(p.checkpoint.as_deref().expect("checkpoint").as_bytes()).expect("checkpoint");
         assert_eq!((cp.tree_size, cp.root_hash), (p.tree_size, p.root_hash), "{name}");
         assert!(cp.verify(&key, &signer), "{name}: checkpoint signature");
         let body = parse_body(&got.body).expect("body");
@@ -480,7 +502,10 @@ fn unknown_fields_are_ignored_in_both_shapes() {
     let mut r = json(REST_ENTRY);
     r[REST_UUID]["attestation"] = json!({"data": "e30="});
     r[REST_UUID]["verification"]["futureField"] = json!(1);
-    assert_eq!(parse_rest_response(&r).expect("parses"), parse_rest_response(&json(REST_ENTRY)).expect("parses"));
+    assert_eq!(
+        parse_rest_response(&r).expect("parses"),
+        parse_rest_response(&json(REST_ENTRY)).expect("parses")
+    );
 }
 
 #[test]
@@ -493,7 +518,10 @@ fn mixed_case_hex_and_uuid_are_stored_as_bytes_and_lowercase() {
     let mut out = Map::new();
     out.insert(REST_UUID.to_ascii_uppercase(), entry);
     r = Value::Object(out);
-    assert_eq!(parse_rest_response(&r).expect("parses"), parse_rest_response(&json(REST_ENTRY)).expect("parses"));
+    assert_eq!(
+        parse_rest_response(&r).expect("parses"),
+        parse_rest_response(&json(REST_ENTRY)).expect("parses")
+    );
 }
 
 #[test]
@@ -567,7 +595,13 @@ fn all_accepted_bundle_media_types_parse() {
 fn a_rest_response_with_several_entries_yields_all_of_them() {
     let extra = normalised().into_iter().find(|e| e["rekor_api_entry_uuid"].is_string()).expect("REST entry");
     let mut r = json(REST_ENTRY);
-    let (k, v) = as_rest_response(&extra).as_object().expect("obj").iter().next().map(|(k, v)| (k.clone(), v.clone())).expect("one");
+    let (k, v) = as_rest_response(&extra)
+        .as_object()
+        .expect("obj")
+        .iter()
+        .next()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .expect("one");
     r[k.as_str()] = v;
     let got = parse_rest_response(&r).expect("parses");
     let mut uuids: Vec<&str> = got.iter().filter_map(|e| e.uuid.as_deref()).collect();
@@ -605,6 +639,9 @@ fn uuid_leaf_hash_rejects_wrong_lengths_and_non_hex() {
 // Every error names its path
 // ---------------------------------------------------------------------------------------------
 
+/// A change to a copy of a fixture document.
+type Mutation = Box<dyn FnOnce(&mut Value)>;
+
 fn bundle_error(mutate: impl FnOnce(&mut Value)) -> EntryError {
     let mut b = json(BUNDLE_V03);
     mutate(&mut b);
@@ -629,17 +666,26 @@ fn assert_path(e: &EntryError, path: &str, needle: &str) {
 #[test]
 fn bundle_errors_name_the_missing_field() {
     let p = BUNDLE_PREFIX;
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, String)> = vec![
+    let cases: Vec<(Mutation, String)> = vec![
         (Box::new(|b| remove(tlog(b), "canonicalizedBody")), format!("{p}.canonicalizedBody")),
         (Box::new(|b| remove(tlog(b), "logId")), format!("{p}.logId")),
         (Box::new(|b| remove(&mut tlog(b)["logId"], "keyId")), format!("{p}.logId.keyId")),
-        (Box::new(|b| remove(&mut tlog(b)["inclusionProof"], "treeSize")), format!("{p}.inclusionProof.treeSize")),
-        (Box::new(|b| remove(&mut tlog(b)["inclusionProof"], "rootHash")), format!("{p}.inclusionProof.rootHash")),
+        (
+            Box::new(|b| remove(&mut tlog(b)["inclusionProof"], "treeSize")),
+            format!("{p}.inclusionProof.treeSize"),
+        ),
+        (
+            Box::new(|b| remove(&mut tlog(b)["inclusionProof"], "rootHash")),
+            format!("{p}.inclusionProof.rootHash"),
+        ),
         (
             Box::new(|b| remove(&mut tlog(b)["inclusionPromise"], "signedEntryTimestamp")),
             format!("{p}.inclusionPromise.signedEntryTimestamp"),
         ),
-        (Box::new(|b| remove(&mut b["verificationMaterial"], "tlogEntries")), "verificationMaterial.tlogEntries".into()),
+        (
+            Box::new(|b| remove(&mut b["verificationMaterial"], "tlogEntries")),
+            "verificationMaterial.tlogEntries".into(),
+        ),
         (Box::new(|b| remove(b, "verificationMaterial")), "verificationMaterial".into()),
         (Box::new(|b| remove(b, "mediaType")), "mediaType".into()),
     ];
@@ -653,19 +699,63 @@ fn bundle_errors_name_the_missing_field() {
 #[test]
 fn bundle_errors_name_the_field_with_the_wrong_type() {
     let p = BUNDLE_PREFIX;
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, String, &str)> = vec![
-        (Box::new(|b| tlog(b)["logIndex"] = json!(true)), format!("{p}.logIndex"), "expected a decimal string or an integer, got boolean"),
-        (Box::new(|b| tlog(b)["inclusionProof"]["treeSize"] = json!([1])), format!("{p}.inclusionProof.treeSize"), "got array"),
-        (Box::new(|b| tlog(b)["inclusionProof"]["rootHash"] = json!(7)), format!("{p}.inclusionProof.rootHash"), "expected a base64 string, got number"),
-        (Box::new(|b| tlog(b)["inclusionProof"]["hashes"] = json!("abc")), format!("{p}.inclusionProof.hashes"), "expected an array, got string"),
-        (Box::new(|b| tlog(b)["inclusionProof"]["hashes"][2] = json!({})), format!("{p}.inclusionProof.hashes[2]"), "got object"),
-        (Box::new(|b| tlog(b)["inclusionProof"]["checkpoint"]["envelope"] = json!(1)), format!("{p}.inclusionProof.checkpoint.envelope"), "expected a string"),
-        (Box::new(|b| tlog(b)["inclusionProof"]["checkpoint"] = json!("text")), format!("{p}.inclusionProof.checkpoint"), "expected an object"),
-        (Box::new(|b| tlog(b)["kindVersion"]["kind"] = json!(1)), format!("{p}.kindVersion.kind"), "expected a string, got number"),
-        (Box::new(|b| tlog(b)["logId"] = json!("wNI9")), format!("{p}.logId"), "expected an object, got string"),
-        (Box::new(|b| tlog(b)["canonicalizedBody"] = json!({})), format!("{p}.canonicalizedBody"), "got object"),
+    let cases: Vec<(Mutation, String, &str)> = vec![
+        (
+            Box::new(|b| tlog(b)["logIndex"] = json!(true)),
+            format!("{p}.logIndex"),
+            "expected a decimal string or an integer, got boolean",
+        ),
+        (
+            Box::new(|b| tlog(b)["inclusionProof"]["treeSize"] = json!([1])),
+            format!("{p}.inclusionProof.treeSize"),
+            "got array",
+        ),
+        (
+            Box::new(|b| tlog(b)["inclusionProof"]["rootHash"] = json!(7)),
+            format!("{p}.inclusionProof.rootHash"),
+            "expected a base64 string, got number",
+        ),
+        (
+            Box::new(|b| tlog(b)["inclusionProof"]["hashes"] = json!("abc")),
+            format!("{p}.inclusionProof.hashes"),
+            "expected an array, got string",
+        ),
+        (
+            Box::new(|b| tlog(b)["inclusionProof"]["hashes"][2] = json!({})),
+            format!("{p}.inclusionProof.hashes[2]"),
+            "got object",
+        ),
+        (
+            Box::new(|b| tlog(b)["inclusionProof"]["checkpoint"]["envelope"] = json!(1)),
+            format!("{p}.inclusionProof.checkpoint.envelope"),
+            "expected a string",
+        ),
+        (
+            Box::new(|b| tlog(b)["inclusionProof"]["checkpoint"] = json!("text")),
+            format!("{p}.inclusionProof.checkpoint"),
+            "expected an object",
+        ),
+        (
+            Box::new(|b| tlog(b)["kindVersion"]["kind"] = json!(1)),
+            format!("{p}.kindVersion.kind"),
+            "expected a string, got number",
+        ),
+        (
+            Box::new(|b| tlog(b)["logId"] = json!("wNI9")),
+            format!("{p}.logId"),
+            "expected an object, got string",
+        ),
+        (
+            Box::new(|b| tlog(b)["canonicalizedBody"] = json!({})),
+            format!("{p}.canonicalizedBody"),
+            "got object",
+        ),
         (Box::new(|b| b["verificationMaterial"]["tlogEntries"][0] = json!([])), p.to_string(), "got array"),
-        (Box::new(|b| b["verificationMaterial"]["tlogEntries"] = json!({})), "verificationMaterial.tlogEntries".into(), "expected an array"),
+        (
+            Box::new(|b| b["verificationMaterial"]["tlogEntries"] = json!({})),
+            "verificationMaterial.tlogEntries".into(),
+            "expected an array",
+        ),
         (Box::new(|b| b["mediaType"] = json!(3)), "mediaType".into(), "expected a string"),
         (Box::new(|b| *b = json!([])), "$".into(), "expected an object (a Sigstore bundle), got array"),
     ];
@@ -695,7 +785,9 @@ fn bundle_integers_must_be_non_negative_int64_in_canonical_decimal() {
         (json!(""), "expected a decimal string"),
         (json!("-"), "expected a decimal string"),
     ];
-    for (field, value_path) in [("logIndex", format!("{p}.logIndex")), ("integratedTime", format!("{p}.integratedTime"))] {
+    for (field, value_path) in
+        [("logIndex", format!("{p}.logIndex")), ("integratedTime", format!("{p}.integratedTime"))]
+    {
         for (value, needle) in &cases {
             let v = value.clone();
             let e = bundle_error(|b| tlog(b)[field] = v);
@@ -739,7 +831,9 @@ fn bundle_hash_and_id_errors_name_the_field() {
     let e = bundle_error(|b| tlog(b)["inclusionProof"]["hashes"] = Value::Array(hashes));
     assert!(matches!(e, EntryError::TooManyHashes { got: 65, .. }), "{e}");
     assert_path(&e, &format!("{p}.inclusionProof.hashes"), "65 hashes, more than the limit of 64");
-    let e = bundle_error(|b| tlog(b)["inclusionProof"]["checkpoint"]["envelope"] = json!("x".repeat(MAX_CHECKPOINT_BYTES + 1)));
+    let e = bundle_error(|b| {
+        tlog(b)["inclusionProof"]["checkpoint"]["envelope"] = json!("x".repeat(MAX_CHECKPOINT_BYTES + 1))
+    });
     assert_path(&e, &format!("{p}.inclusionProof.checkpoint.envelope"), "more than the limit");
 }
 
@@ -751,7 +845,11 @@ fn a_proof_index_must_be_below_the_tree_size() {
             tlog(b)["inclusionProof"]["logIndex"] = json!(index);
             tlog(b)["inclusionProof"]["treeSize"] = json!(size);
         });
-        assert_path(&e, &format!("{p}.inclusionProof.logIndex"), &format!("proof log index {index} is not below tree size {size}"));
+        assert_path(
+            &e,
+            &format!("{p}.inclusionProof.logIndex"),
+            &format!("proof log index {index} is not below tree size {size}"),
+        );
     }
 }
 
@@ -792,28 +890,88 @@ fn rest_errors_name_the_field() {
         let e = rest_error(|r| remove(&mut r["verification"]["inclusionProof"], field));
         assert_path(&e, &format!("{p}.verification.inclusionProof.{field}"), "required field is missing");
     }
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, String, &str)> = vec![
-        (Box::new(|r| r["logIndex"] = json!("1688")), format!("{p}.logIndex"), "expected an integer, got string"),
+    let cases: Vec<(Mutation, String, &str)> = vec![
+        (
+            Box::new(|r| r["logIndex"] = json!("1688")),
+            format!("{p}.logIndex"),
+            "expected an integer, got string",
+        ),
         (Box::new(|r| r["logIndex"] = json!(-1)), format!("{p}.logIndex"), "must not be negative, got -1"),
-        (Box::new(|r| r["logIndex"] = json!(9_223_372_036_854_775_808u64)), format!("{p}.logIndex"), "beyond the int64 maximum"),
-        (Box::new(|r| r["logIndex"] = json!(1688.5)), format!("{p}.logIndex"), "expected a non-negative integer"),
-        (Box::new(|r| r["integratedTime"] = json!(-1656448131)), format!("{p}.integratedTime"), "must not be negative"),
-        (Box::new(|r| r["integratedTime"] = json!(null)), format!("{p}.integratedTime"), "required field is missing"),
+        (
+            Box::new(|r| r["logIndex"] = json!(9_223_372_036_854_775_808u64)),
+            format!("{p}.logIndex"),
+            "beyond the int64 maximum",
+        ),
+        (
+            Box::new(|r| r["logIndex"] = json!(1688.5)),
+            format!("{p}.logIndex"),
+            "expected a non-negative integer",
+        ),
+        (
+            Box::new(|r| r["integratedTime"] = json!(-1656448131)),
+            format!("{p}.integratedTime"),
+            "must not be negative",
+        ),
+        (
+            Box::new(|r| r["integratedTime"] = json!(null)),
+            format!("{p}.integratedTime"),
+            "required field is missing",
+        ),
         (Box::new(|r| r["logID"] = json!("zz")), format!("{p}.logID"), "invalid hex"),
         (Box::new(|r| r["logID"] = json!("abc")), format!("{p}.logID"), "invalid hex"),
-        (Box::new(|r| r["logID"] = json!("ab".repeat(33))), format!("{p}.logID"), "log ID is 33 bytes, want 32"),
+        (
+            Box::new(|r| r["logID"] = json!("ab".repeat(33))),
+            format!("{p}.logID"),
+            "log ID is 33 bytes, want 32",
+        ),
         (Box::new(|r| r["logID"] = json!(12)), format!("{p}.logID"), "expected a string, got number"),
         (Box::new(|r| r["body"] = json!("")), format!("{p}.body"), "must not be empty"),
         (Box::new(|r| r["body"] = json!("e30=e30=")), format!("{p}.body"), "invalid base64"),
-        (Box::new(|r| r["verification"] = json!([])), format!("{p}.verification"), "expected an object, got array"),
-        (Box::new(|r| r["verification"]["inclusionProof"]["rootHash"] = json!("ab".repeat(33))), format!("{p}.verification.inclusionProof.rootHash"), "root hash is 33 bytes, want 32"),
-        (Box::new(|r| r["verification"]["inclusionProof"]["rootHash"] = json!(STANDARD.encode([0u8; 32]))), format!("{p}.verification.inclusionProof.rootHash"), "invalid hex"),
-        (Box::new(|r| r["verification"]["inclusionProof"]["hashes"][3] = json!("xyz")), format!("{p}.verification.inclusionProof.hashes[3]"), "invalid hex"),
-        (Box::new(|r| r["verification"]["inclusionProof"]["treeSize"] = json!("14358")), format!("{p}.verification.inclusionProof.treeSize"), "expected an integer, got string"),
-        (Box::new(|r| r["verification"]["inclusionProof"]["treeSize"] = json!(1227)), format!("{p}.verification.inclusionProof.logIndex"), "proof log index 1227 is not below tree size 1227"),
-        (Box::new(|r| r["verification"]["inclusionProof"]["checkpoint"] = json!({})), format!("{p}.verification.inclusionProof.checkpoint"), "expected a string, got object"),
-        (Box::new(|r| r["verification"]["signedEntryTimestamp"] = json!("")), format!("{p}.verification.signedEntryTimestamp"), "must not be empty"),
-        (Box::new(|r| r["verification"]["signedEntryTimestamp"] = json!(false)), format!("{p}.verification.signedEntryTimestamp"), "expected a string, got boolean"),
+        (
+            Box::new(|r| r["verification"] = json!([])),
+            format!("{p}.verification"),
+            "expected an object, got array",
+        ),
+        (
+            Box::new(|r| r["verification"]["inclusionProof"]["rootHash"] = json!("ab".repeat(33))),
+            format!("{p}.verification.inclusionProof.rootHash"),
+            "root hash is 33 bytes, want 32",
+        ),
+        (
+            Box::new(|r| r["verification"]["inclusionProof"]["rootHash"] = json!(STANDARD.encode([0u8; 32]))),
+            format!("{p}.verification.inclusionProof.rootHash"),
+            "invalid hex",
+        ),
+        (
+            Box::new(|r| r["verification"]["inclusionProof"]["hashes"][3] = json!("xyz")),
+            format!("{p}.verification.inclusionProof.hashes[3]"),
+            "invalid hex",
+        ),
+        (
+            Box::new(|r| r["verification"]["inclusionProof"]["treeSize"] = json!("14358")),
+            format!("{p}.verification.inclusionProof.treeSize"),
+            "expected an integer, got string",
+        ),
+        (
+            Box::new(|r| r["verification"]["inclusionProof"]["treeSize"] = json!(1227)),
+            format!("{p}.verification.inclusionProof.logIndex"),
+            "proof log index 1227 is not below tree size 1227",
+        ),
+        (
+            Box::new(|r| r["verification"]["inclusionProof"]["checkpoint"] = json!({})),
+            format!("{p}.verification.inclusionProof.checkpoint"),
+            "expected a string, got object",
+        ),
+        (
+            Box::new(|r| r["verification"]["signedEntryTimestamp"] = json!("")),
+            format!("{p}.verification.signedEntryTimestamp"),
+            "must not be empty",
+        ),
+        (
+            Box::new(|r| r["verification"]["signedEntryTimestamp"] = json!(false)),
+            format!("{p}.verification.signedEntryTimestamp"),
+            "expected a string, got boolean",
+        ),
         (Box::new(|r| *r = json!("entry")), p.clone(), "expected an object (a log entry), got string"),
     ];
     for (mutate, path, needle) in cases {
@@ -843,7 +1001,7 @@ fn rest_uuids_must_be_hex_of_the_right_length_and_match_the_body() {
     assert_path(&e, &format!("[{other:?}]"), &format!("is not the body's leaf hash {REST_UUID}"));
     let long = "f".repeat(500);
     let e = with_key(&long).expect_err("long key");
-    assert!(e.to_string().len() < 200, "long keys are shortened in messages: {e}");
+    assert!(e.to_string().len() < 300 && !e.to_string().contains(&long), "long keys are shortened: {e}");
 }
 
 #[test]
@@ -950,7 +1108,10 @@ fn every_fixture_body_parses_with_digests_signature_and_key() {
 
 #[test]
 fn the_sha384_hashedrekord_body_yields_a_48_byte_sha384_digest() {
-    let e = normalised().into_iter().find(|e| e["id"] == "production-v1-hashedrekord-0.0.1-1633569217").expect("entry");
+    let e = normalised()
+        .into_iter()
+        .find(|e| e["id"] == "production-v1-hashedrekord-0.0.1-1633569217")
+        .expect("entry");
     let p = parse_body(&b64(s(&e, "canonicalized_body_b64"))).expect("parses");
     assert_eq!(p.digests.len(), 1);
     assert_eq!((p.digests[0].algorithm.as_str(), p.digests[0].value.len()), ("sha384", 48));
@@ -958,7 +1119,10 @@ fn the_sha384_hashedrekord_body_yields_a_48_byte_sha384_digest() {
 
 #[test]
 fn intoto_bodies_with_the_envelope_yield_the_statement_subjects() {
-    let e = normalised().into_iter().find(|e| e["id"] == "conformance-local-test-log-v1-intoto-0.0.2-4288993").expect("entry");
+    let e = normalised()
+        .into_iter()
+        .find(|e| e["id"] == "conformance-local-test-log-v1-intoto-0.0.2-4288993")
+        .expect("entry");
     let body = b64(s(&e, "canonicalized_body_b64"));
     let p = parse_body(&body).expect("parses");
     let subject = Digest {
@@ -988,7 +1152,10 @@ fn intoto_subject_extraction_is_best_effort() {
         {"name": "no digest"},
     ]});
     let got = intoto_subject_digests(&serde_json::to_vec(&st).expect("json"));
-    assert_eq!(got, vec![Digest { role: DigestRole::Subject, algorithm: "sha256".into(), value: vec![0xab; 32] }]);
+    assert_eq!(
+        got,
+        vec![Digest { role: DigestRole::Subject, algorithm: "sha256".into(), value: vec![0xab; 32] }]
+    );
 }
 
 #[test]
@@ -997,7 +1164,8 @@ fn an_unknown_kind_parses_with_no_digests() {
     assert_eq!((p.kind.as_str(), p.api_version.as_str()), ("foo", "1"));
     assert!(p.digests.is_empty() && p.signature.is_none() && p.public_key.is_none());
     for kind in ["rfc3161", "tuf"] {
-        let body = format!(r#"{{"kind":"{kind}","apiVersion":"0.0.1","spec":{{"tsr":{{"content":"AA=="}}}}}}"#);
+        let body =
+            format!(r#"{{"kind":"{kind}","apiVersion":"0.0.1","spec":{{"tsr":{{"content":"AA=="}}}}}}"#);
         assert!(parse_body(body.as_bytes()).expect("parses").digests.is_empty(), "{kind}");
     }
 }
@@ -1034,11 +1202,14 @@ fn hashedrekord(hash: Value) -> Vec<u8> {
 #[test]
 fn malformed_digests_in_core_kinds_are_errors_naming_the_field() {
     let path = "spec.data.hash.value";
-    let e = parse_body(&hashedrekord(json!({"algorithm": "sha256", "value": "xy".repeat(32)}))).expect_err("hex");
+    let e =
+        parse_body(&hashedrekord(json!({"algorithm": "sha256", "value": "xy".repeat(32)}))).expect_err("hex");
     assert_path(&e, path, "invalid hex");
-    let e = parse_body(&hashedrekord(json!({"algorithm": "sha256", "value": "ab".repeat(31)}))).expect_err("short");
+    let e = parse_body(&hashedrekord(json!({"algorithm": "sha256", "value": "ab".repeat(31)})))
+        .expect_err("short");
     assert_path(&e, path, "digest is 31 bytes, want 32");
-    let e = parse_body(&hashedrekord(json!({"algorithm": "sha512", "value": "ab".repeat(32)}))).expect_err("short");
+    let e = parse_body(&hashedrekord(json!({"algorithm": "sha512", "value": "ab".repeat(32)})))
+        .expect_err("short");
     assert_path(&e, path, "digest is 32 bytes, want 64");
     let e = parse_body(&hashedrekord(json!({"algorithm": "sha256"}))).expect_err("missing");
     assert_path(&e, path, "required field is missing");
@@ -1046,7 +1217,10 @@ fn malformed_digests_in_core_kinds_are_errors_naming_the_field() {
     assert_path(&e, "spec.data.hash.algorithm", "required field is missing");
     let e = parse_body(&hashedrekord(json!("sha256:abc"))).expect_err("type");
     assert_path(&e, "spec.data.hash", "expected an object {algorithm, value}, got string");
-    let mut bad_sig = json(std::str::from_utf8(&hashedrekord(json!({"algorithm": "sha256", "value": "ab".repeat(32)}))).expect("utf8"));
+    let mut bad_sig = json(
+        std::str::from_utf8(&hashedrekord(json!({"algorithm": "sha256", "value": "ab".repeat(32)})))
+            .expect("utf8"),
+    );
     bad_sig["spec"]["signature"]["content"] = json!("!!");
     let e = parse_body(&serde_json::to_vec(&bad_sig).expect("json")).expect_err("sig");
     assert_path(&e, "spec.signature.content", "invalid base64");
@@ -1054,8 +1228,16 @@ fn malformed_digests_in_core_kinds_are_errors_naming_the_field() {
     assert_path(&parse_body(dsse).expect_err("dsse"), "spec.payloadHash.value", "digest is 1 bytes, want 32");
     let dsse = br#"{"kind":"dsse","apiVersion":"0.0.1","spec":{"signatures":[{"signature":7}]}}"#;
     assert_path(&parse_body(dsse).expect_err("dsse"), "spec.signatures[0].signature", "expected a string");
+    let many: Vec<Value> = (0..=MAX_BODY_SIGNATURES).map(|_| json!({"signature": "AQ=="})).collect();
+    let dsse = json!({"kind": "dsse", "apiVersion": "0.0.1", "spec": {"signatures": many}});
+    let e = parse_body(&serde_json::to_vec(&dsse).expect("json")).expect_err("too many");
+    assert_path(&e, "spec.signatures", "101 signatures, more than the limit of 100");
     let v2 = br#"{"kind":"hashedrekord","apiVersion":"0.0.2","spec":{"hashedRekordV002":{"data":{"algorithm":"SHA2_256","digest":"AAAA"}}}}"#;
-    assert_path(&parse_body(v2).expect_err("v2"), "spec.hashedRekordV002.data.digest", "digest is 3 bytes, want 32");
+    assert_path(
+        &parse_body(v2).expect_err("v2"),
+        "spec.hashedRekordV002.data.digest",
+        "digest is 3 bytes, want 32",
+    );
 }
 
 #[test]
@@ -1125,17 +1307,24 @@ fn dsse_v002_bodies_yield_the_payload_digest_and_signatures() {
         "signatures": [{"content": "MEUC", "verifier": {"publicKey": {"rawBytes": "MFkw"}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}],
     }}});
     let p = parse_body(&serde_json::to_vec(&body).expect("json")).expect("parses");
-    assert_eq!(p.digests, vec![Digest { role: DigestRole::Payload, algorithm: "sha256".into(), value: vec![9; 32] }]);
+    assert_eq!(
+        p.digests,
+        vec![Digest { role: DigestRole::Payload, algorithm: "sha256".into(), value: vec![9; 32] }]
+    );
     assert_eq!(p.signatures, vec![BodySignature { signature: b64("MEUC"), verifier: Some(b64("MFkw")) }]);
 }
 
 #[test]
 fn dsse_v001_bodies_record_every_signature_with_its_verifier() {
-    let e = normalised().into_iter().find(|e| e["id"] == "production-v1-dsse-0.0.1-155690850").expect("entry");
+    let e =
+        normalised().into_iter().find(|e| e["id"] == "production-v1-dsse-0.0.1-155690850").expect("entry");
     let body = b64(s(&e, "canonicalized_body_b64"));
     let raw = json(std::str::from_utf8(&body).expect("utf8"));
     let p = parse_body(&body).expect("parses");
     let sig = &raw["spec"]["signatures"][0];
-    assert_eq!(p.signatures, vec![BodySignature { signature: b64(s(sig, "signature")), verifier: Some(b64(s(sig, "verifier"))) }]);
+    assert_eq!(
+        p.signatures,
+        vec![BodySignature { signature: b64(s(sig, "signature")), verifier: Some(b64(s(sig, "verifier"))) }]
+    );
     assert!(p.public_key.as_deref().expect("key").starts_with(b"-----BEGIN CERTIFICATE-----"));
 }
