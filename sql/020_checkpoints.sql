@@ -67,6 +67,9 @@ CREATE TABLE rekor_checkpoints (
     UNIQUE (log_id, tree_size, root_hash)
 );
 CREATE INDEX rekor_checkpoints_latest ON rekor_checkpoints (log_id, tree_size DESC);
+-- One root per tree size of a log (origin): the fork check in the trigger reads with the statement's
+-- snapshot, which under REPEATABLE READ can predate a committed conflicting root; the index cannot.
+CREATE UNIQUE INDEX rekor_checkpoints_one_root ON rekor_checkpoints (log_id, origin, tree_size);
 COMMENT ON TABLE rekor_checkpoints IS 'Verified signed checkpoints (append-only; columns are filled from the note by a trigger)';
 
 -- Evidence that a log showed two histories: same tree size, different roots, both signed.
@@ -168,12 +171,12 @@ DECLARE
     stored record;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(encode(v_log, 'hex'), p.tree_size));
-    -- The same (log, size, root) is 'existing'; another root is a fork only for the same origin
-    -- (the shards of a Rekor v1 key share its log_id).
+    -- Another root is a fork only for the same origin (the shards of a Rekor v1 key share its
+    -- log_id); the same (log, size, root) under another origin is 'existing' (the table's key).
     SELECT c.checkpoint_id, c.root_hash INTO stored
     FROM @extschema@.rekor_checkpoints c
-    WHERE c.log_id = v_log AND c.tree_size = p.tree_size AND (c.root_hash = p.root_hash OR c.origin = p.origin)
-    ORDER BY c.root_hash = p.root_hash DESC
+    WHERE c.log_id = v_log AND c.tree_size = p.tree_size AND (c.origin = p.origin OR c.root_hash = p.root_hash)
+    ORDER BY c.origin = p.origin DESC, c.root_hash = p.root_hash DESC
     LIMIT 1;
     IF FOUND AND stored.root_hash = p.root_hash THEN
         checkpoint_id := stored.checkpoint_id;

@@ -82,9 +82,7 @@ SET search_path = pg_catalog
 AS $$
 DECLARE
     l @extschema@.rekor_logs;
-    leaf bytea;
-    err text;
-    cp record;
+    ev record;
     bi record;
     at timestamptz;
 BEGIN
@@ -110,64 +108,22 @@ BEGIN
                    coalesce(l.valid_from::text, '-infinity'), coalesce(l.valid_until::text, 'infinity'), at));
     END IF;
 
-    -- 1. The leaf hash is recomputed from the body; the UUID must end in it.
-    leaf := @extschema@.rekor_leaf_hash(NEW.body);
-    IF NEW.leaf_hash IS NOT NULL AND NEW.leaf_hash <> leaf THEN
-        PERFORM @extschema@.rekor_reject_entry('check 1 (leaf hash): leaf_hash does not match the body',
-            format('given %s, SHA-256(0x00 || body) is %s', encode(NEW.leaf_hash, 'hex'), encode(leaf, 'hex')));
+    -- Checks 1-4 in one pass (rekor_meta_core::evidence), in order, the first failure reported:
+    -- 1. leaf hash from the body, and the UUID ends in it; 2. the inclusion proof leads to the root;
+    -- 3. the checkpoint verifies under the log key and names the same size, root and the log's origin;
+    -- 4. a signed entry timestamp, where present, verifies over the canonical JSON Rekor signs.
+    SELECT * INTO ev FROM @extschema@.rekor_entry_evidence_check(
+        NEW.body, NEW.entry_uuid, NEW.leaf_hash, NEW.proof_log_index, NEW.tree_size, NEW.root_hash, NEW.proof_hashes,
+        NEW.checkpoint, NEW.signed_entry_timestamp, extract(epoch FROM NEW.integrated_time)::bigint, NEW.log_id,
+        NEW.log_index, l.public_key, l.signer_name, l.origin, l.origin_is_prefix);
+    IF ev."check" IS NOT NULL THEN
+        PERFORM @extschema@.rekor_reject_entry(ev.message, ev.detail);
     END IF;
-    NEW.leaf_hash := leaf;
-    IF NEW.entry_uuid IS NOT NULL THEN
-        NEW.entry_uuid := lower(NEW.entry_uuid);
-        IF NEW.entry_uuid !~ '^([0-9a-f]{16})?[0-9a-f]{64}$' THEN
-            PERFORM @extschema@.rekor_reject_entry('check 1 (leaf hash): entry UUID is not 64 or 80 hex digits',
-                format('uuid %L', NEW.entry_uuid));
-        END IF;
-        IF right(NEW.entry_uuid, 64) <> encode(leaf, 'hex') THEN
-            PERFORM @extschema@.rekor_reject_entry('check 1 (leaf hash): entry UUID does not match the body''s leaf hash',
-                format('uuid %s, leaf hash %s', NEW.entry_uuid, encode(leaf, 'hex')));
-        END IF;
-        IF length(NEW.entry_uuid) = 80 THEN
-            NEW.tree_id := ('x' || left(NEW.entry_uuid, 16))::bit(64)::bigint;
-        END IF;
-    END IF;
-
-    -- 2. The inclusion proof must lead from the leaf to the root.
-    err := @extschema@.rekor_inclusion_proof_error(leaf, NEW.proof_log_index, NEW.tree_size, NEW.proof_hashes, NEW.root_hash);
-    IF err IS NOT NULL THEN
-        PERFORM @extschema@.rekor_reject_entry('check 2 (inclusion proof): the proof does not lead to the root hash',
-            format('leaf %s at index %s in tree size %s: %s', encode(leaf, 'hex'), NEW.proof_log_index, NEW.tree_size, err));
-    END IF;
-
-    -- 3. The checkpoint must verify under the log's key and name the same size and root.
-    SELECT * INTO cp FROM @extschema@.rekor_checkpoint_check(NEW.checkpoint, l.public_key, l.signer_name);
-    IF cp.error IS NOT NULL THEN
-        PERFORM @extschema@.rekor_reject_entry('check 3 (checkpoint): ' || cp.error,
-            format('log %s, signer %s, checkpoint origin %s', encode(l.log_id, 'hex'), l.signer_name, coalesce(cp.origin, '?')));
-    END IF;
-    IF cp.tree_size <> NEW.tree_size OR cp.root_hash <> NEW.root_hash THEN
-        PERFORM @extschema@.rekor_reject_entry('check 3 (checkpoint): the checkpoint does not name the proof''s tree size and root',
-            format('proof: size %s root %s; checkpoint: size %s root %s', NEW.tree_size, encode(NEW.root_hash, 'hex'),
-                   cp.tree_size, encode(cp.root_hash, 'hex')));
-    END IF;
-    IF NOT (cp.origin = l.origin OR (l.origin_is_prefix AND starts_with(cp.origin, l.origin))) THEN
-        PERFORM @extschema@.rekor_reject_entry('check 3 (checkpoint): the checkpoint origin is not the entry log''s',
-            format('checkpoint origin %L, log origin %L%s', cp.origin, l.origin, CASE WHEN l.origin_is_prefix THEN '*' ELSE '' END));
-    END IF;
-    IF NEW.tree_id IS NULL AND cp.origin ~ ' - [0-9]+$' THEN
-        NEW.tree_id := substring(cp.origin from ' - ([0-9]+)$')::numeric::bigint;
-    END IF;
+    NEW.leaf_hash := ev.leaf_hash;
+    NEW.entry_uuid := lower(NEW.entry_uuid);
+    NEW.tree_id := ev.tree_id;
+    -- The checkpoint is stored through the checkpoints capability, so fork detection applies.
     NEW.checkpoint_id := @extschema@.rekor_entry_checkpoint(NEW.checkpoint, l.log_id, NEW.tree_size, NEW.root_hash, at);
-
-    -- 4. A signed entry timestamp, where present, must verify over the canonical JSON Rekor signs.
-    IF NEW.signed_entry_timestamp IS NOT NULL THEN
-        IF NEW.integrated_time IS NULL OR NOT @extschema@.rekor_verify_set(NEW.signed_entry_timestamp, NEW.body,
-                extract(epoch FROM NEW.integrated_time)::bigint, NEW.log_id, NEW.log_index, l.public_key) THEN
-            PERFORM @extschema@.rekor_reject_entry('check 4 (signed entry timestamp): the SET does not verify under the log key',
-                format('log %s, log index %s, integrated time %s', encode(NEW.log_id, 'hex'), NEW.log_index,
-                       coalesce(extract(epoch FROM NEW.integrated_time)::bigint::text, 'none')));
-        END IF;
-    END IF;
 
     -- 5. The body must be a Rekor entry (kind, apiVersion, spec); its digests become searchable.
     SELECT * INTO bi FROM @extschema@.rekor_body_info(NEW.body);
@@ -328,9 +284,26 @@ $$;
 -- Re-verifies a stored entry from scratch (checks 1-4 against the stored log key): true, or false
 -- when its stored evidence no longer verifies; ERROR for an unknown entry_id.
 CREATE FUNCTION rekor_verify_inclusion(entry_id bigint) RETURNS boolean
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog
-AS $$ SELECT bool_and(r.passed) FROM @extschema@.rekor_verify_inclusion_report($1) r $$;
+AS $$
+DECLARE
+    ok boolean;
+BEGIN
+    SELECT c."check" IS NULL INTO ok
+    FROM @extschema@.rekor_entries e
+    JOIN @extschema@.rekor_logs l ON l.log_id = e.log_id,
+    LATERAL @extschema@.rekor_entry_evidence_check(
+        e.body, e.entry_uuid, e.leaf_hash, e.proof_log_index, e.tree_size, e.root_hash, e.proof_hashes, e.checkpoint,
+        e.signed_entry_timestamp, extract(epoch FROM e.integrated_time)::bigint, e.log_id, e.log_index,
+        l.public_key, l.signer_name, l.origin, l.origin_is_prefix) AS c
+    WHERE e.entry_id = $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown entry' USING ERRCODE = 'invalid_parameter_value', DETAIL = format('entry_id %s', $1);
+    END IF;
+    RETURN ok;
+END
+$$;
 
 -- The entries whose body carries this digest (artifact, payload, envelope, ...): Rekor's search
 -- index, complete and indexed. `algorithm` is sha256, sha384 or sha512.

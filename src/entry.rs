@@ -5,7 +5,8 @@
 use crate::checkpoint::parse_key;
 use crate::error::{raise, INVALID_PARAMETER};
 use pgrx::prelude::*;
-use rekor_meta_core::checkpoint::parse_checkpoint;
+use rekor_meta_core::checkpoint::{parse_checkpoint, Checkpoint};
+use rekor_meta_core::evidence::{verify_evidence, Evidence, Trust};
 use rekor_meta_core::entry::{self as ent, LogEntry};
 use rekor_meta_core::keys::LogKey;
 use rekor_meta_core::merkle;
@@ -189,6 +190,14 @@ fn rekor_checkpoint_check(
         Ok(cp) => cp,
         Err(e) => return TableIterator::once((None, None, None, Some(format!("checkpoint does not parse: {e}")))),
     };
+    let ok = checkpoint_verified(note, public_key, signer_name, &cp);
+    let err = (!ok).then(|| format!("checkpoint signature does not verify under the log key as signer {signer_name:?}"));
+    TableIterator::once((Some(cp.origin), Some(to_i64(cp.tree_size)), Some(cp.root_hash.to_vec()), err))
+}
+
+/// Whether `cp` (parsed from `note`) is signed by `public_key` as `signer_name`, memoised: a pure
+/// function of its inputs, so a bulk load sharing one checkpoint verifies it once per backend.
+fn checkpoint_verified(note: &str, public_key: &[u8], signer_name: &str, cp: &Checkpoint) -> bool {
     let mut h = Sha256::new();
     h.update((note.len() as u64).to_be_bytes());
     h.update(note.as_bytes());
@@ -196,22 +205,92 @@ fn rekor_checkpoint_check(
     h.update(public_key);
     h.update(signer_name.as_bytes());
     let cache_key: [u8; 32] = h.finalize().into();
-    let ok = match NOTE_VERIFIED.with(|c| c.borrow().get(&cache_key).copied()) {
-        Some(ok) => ok,
-        None => {
-            let ok = with_key(public_key, |k| cp.verify(k, signer_name));
-            NOTE_VERIFIED.with(|c| {
-                let mut c = c.borrow_mut();
-                if c.len() >= CACHE_LIMIT {
-                    c.clear();
-                }
-                c.insert(cache_key, ok);
-            });
-            ok
+    if let Some(ok) = NOTE_VERIFIED.with(|c| c.borrow().get(&cache_key).copied()) {
+        return ok;
+    }
+    let ok = with_key(public_key, |k| cp.verify(k, signer_name));
+    NOTE_VERIFIED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_LIMIT {
+            c.clear();
         }
+        c.insert(cache_key, ok);
+    });
+    ok
+}
+
+/// Checks 1-4 of a stored or incoming entry against its log, in order (rekor_meta_core::evidence):
+/// one row with check = NULL when all pass (plus the leaf hash, tree id and checkpoint origin the
+/// trigger stores), or the number, message and detail of the first failed check.
+#[pg_extern(immutable, parallel_safe)]
+#[allow(clippy::too_many_arguments)]
+fn rekor_entry_evidence_check(
+    body: Option<&[u8]>,
+    entry_uuid: Option<&str>,
+    leaf_hash: Option<&[u8]>,
+    proof_log_index: Option<i64>,
+    tree_size: Option<i64>,
+    root_hash: Option<&[u8]>,
+    proof_hashes: Option<Array<'_, &[u8]>>,
+    checkpoint: Option<&str>,
+    signed_entry_timestamp: Option<&[u8]>,
+    integrated_time: Option<i64>,
+    log_id: Option<&[u8]>,
+    log_index: Option<i64>,
+    public_key: Option<&[u8]>,
+    signer_name: Option<&str>,
+    origin: Option<&str>,
+    origin_is_prefix: Option<bool>,
+) -> TableIterator<
+    'static,
+    (
+        name!(check, Option<i32>),
+        name!(message, Option<String>),
+        name!(detail, Option<String>),
+        name!(leaf_hash, Option<Vec<u8>>),
+        name!(tree_id, Option<i64>),
+        name!(checkpoint_origin, Option<String>),
+    ),
+> {
+    let failed = |check: i32, message: &str, detail: String| TableIterator::once((Some(check), Some(message.to_string()), Some(detail), None, None, None));
+    let (Some(body), Some(pidx), Some(size), Some(root), Some(proof), Some(note), Some(log_id), Some(gidx), Some(pk), Some(signer), Some(origin)) =
+        (body, proof_log_index, tree_size, root_hash, proof_hashes, checkpoint, log_id, log_index, public_key, signer_name, origin)
+    else {
+        return failed(0, "entry is missing its evidence", "body, proof_log_index, tree_size, root_hash, proof_hashes, checkpoint, log_id, log_index and the log key are required".into());
     };
-    let err = (!ok).then(|| format!("checkpoint signature does not verify under the log key as signer {signer_name:?}"));
-    TableIterator::once((Some(cp.origin), Some(to_i64(cp.tree_size)), Some(cp.root_hash.to_vec()), err))
+    let (Ok(pidx), Ok(size), Ok(gidx)) = (u64::try_from(pidx), u64::try_from(size), u64::try_from(gidx)) else {
+        return failed(2, "check 2 (inclusion proof): the proof is malformed", format!("negative index or size: proof index {pidx}, tree size {size}, log index {gidx}"));
+    };
+    if proof.len() > merkle::MAX_PROOF_HASHES {
+        return failed(2, "check 2 (inclusion proof): the proof is malformed", merkle::MerkleError::ProofTooLong { got: proof.len() }.to_string());
+    }
+    let mut hashes: Vec<&[u8]> = Vec::with_capacity(proof.len());
+    for (i, h) in proof.iter().enumerate() {
+        match h {
+            Some(h) => hashes.push(h),
+            None => return failed(2, "check 2 (inclusion proof): the proof is malformed", format!("proof hash [{}] is NULL", i + 1)),
+        }
+    }
+    let key = with_key(pk, |k| k.clone());
+    let e = Evidence {
+        body,
+        uuid: entry_uuid,
+        leaf_hash,
+        proof_log_index: pidx,
+        tree_size: size,
+        root_hash: root,
+        proof: &hashes,
+        checkpoint: note,
+        signed_entry_timestamp,
+        integrated_time,
+        log_id,
+        log_index: gidx,
+    };
+    let trust = Trust { key: &key, signer_name: signer, origin, origin_is_prefix: origin_is_prefix.unwrap_or(false) };
+    match verify_evidence(&e, &trust, |cp| checkpoint_verified(note, pk, signer, cp)) {
+        Ok(v) => TableIterator::once((None, None, None, Some(v.leaf_hash.to_vec()), v.tree_id.map(to_i64), Some(v.checkpoint.origin))),
+        Err(err) => failed(i32::from(err.check), &err.message, err.detail),
+    }
 }
 
 /// Verifies a Rekor v1 signed entry timestamp: the log's signature over the RFC 8785 canonical JSON

@@ -51,6 +51,7 @@ pgrx::extension_sql_file!(
         entry::rekor_parse_bundle,
         entry::rekor_inclusion_proof_error,
         entry::rekor_checkpoint_check,
+        entry::rekor_entry_evidence_check,
         entry::rekor_verify_set,
         entry::rekor_body_info,
         entry::rekor_digest_key,
