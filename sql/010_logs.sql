@@ -17,6 +17,26 @@ CREATE TABLE rekor_logs (
     CHECK (valid_from IS NULL OR valid_until IS NULL OR valid_from < valid_until)
 );
 CREATE INDEX rekor_logs_origin ON rekor_logs (origin);
+SELECT pg_catalog.pg_extension_config_dump('rekor_logs', '');
+
+-- A trusted log's identity is its key: log_id, signer, origin and key never change once stored
+-- (evidence was verified against them). Only the validity window may move, to retire or rotate a key.
+CREATE FUNCTION rekor_logs_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    IF (NEW.log_id, NEW.signer_name, NEW.origin, NEW.origin_is_prefix, NEW.key_type, NEW.public_key, NEW.created_at)
+       IS DISTINCT FROM (OLD.log_id, OLD.signer_name, OLD.origin, OLD.origin_is_prefix, OLD.key_type, OLD.public_key, OLD.created_at) THEN
+        RAISE EXCEPTION 'a trusted log''s key and identity cannot change; only valid_from and valid_until can'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('log %s', encode(OLD.log_id, 'hex')),
+                  HINT = 'Retire the key (valid_until) and add the new key with rekor_add_log.';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER rekor_logs_guard BEFORE UPDATE ON rekor_logs FOR EACH ROW EXECUTE FUNCTION rekor_logs_guard();
 
 COMMENT ON TABLE rekor_logs IS 'Trusted transparency logs (add with rekor_add_log)';
 
@@ -62,6 +82,14 @@ BEGIN
     ON CONFLICT (log_id) DO NOTHING;
 
     SELECT * INTO existing FROM @extschema@.rekor_logs l WHERE l.log_id = k.log_id;
+    IF existing.valid_from IS DISTINCT FROM valid_from OR existing.valid_until IS DISTINCT FROM valid_until THEN
+        RAISE EXCEPTION 'log is already trusted with another validity window'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('log %s is valid from %s until %s; asked for %s until %s', encode(k.log_id, 'hex'),
+                                  coalesce(existing.valid_from::text, '-infinity'), coalesce(existing.valid_until::text, 'infinity'),
+                                  coalesce(valid_from::text, '-infinity'), coalesce(valid_until::text, 'infinity')),
+                  HINT = 'Change the window with UPDATE rekor_logs SET valid_from/valid_until (an admin action).';
+    END IF;
     IF existing.signer_name <> signer_name OR existing.origin <> v_origin OR existing.origin_is_prefix <> v_prefix THEN
         RAISE EXCEPTION 'log is already trusted with another signer name or origin'
             USING ERRCODE = 'object_not_in_prerequisite_state',

@@ -63,13 +63,14 @@ CREATE TABLE rekor_checkpoints (
     tree_size      bigint NOT NULL CHECK (tree_size >= 0),
     root_hash      bytea NOT NULL CHECK (length(root_hash) = 32),
     note           text NOT NULL,                  -- the raw signed note, byte for byte
-    seen_at        timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (log_id, tree_size, root_hash)
+    seen_at        timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX rekor_checkpoints_latest ON rekor_checkpoints (log_id, tree_size DESC);
 -- One root per tree size of a log (origin): the fork check in the trigger reads with the statement's
 -- snapshot, which under REPEATABLE READ can predate a committed conflicting root; the index cannot.
 CREATE UNIQUE INDEX rekor_checkpoints_one_root ON rekor_checkpoints (log_id, origin, tree_size);
+-- pg_dump dumps the rows of extension tables only when they are marked.
+SELECT pg_catalog.pg_extension_config_dump('rekor_checkpoints', '');
 COMMENT ON TABLE rekor_checkpoints IS 'Verified signed checkpoints (append-only; columns are filled from the note by a trigger)';
 
 -- Evidence that a log showed two histories: same tree size, different roots, both signed.
@@ -86,6 +87,7 @@ CREATE TABLE rekor_log_forks (
     detected_at           timestamptz NOT NULL DEFAULT now(),
     UNIQUE (log_id, tree_size, conflicting_root_hash)
 );
+SELECT pg_catalog.pg_extension_config_dump('rekor_log_forks', '');
 COMMENT ON TABLE rekor_log_forks IS 'Signed checkpoints that contradict a stored one: proof the log forked';
 
 -- BEFORE INSERT OR UPDATE: the note is the only source of truth. It must parse and verify under a
@@ -218,6 +220,7 @@ CREATE TABLE rekor_checkpoint_consistency (
     PRIMARY KEY (older_id, newer_id)
 );
 CREATE INDEX rekor_checkpoint_consistency_newer ON rekor_checkpoint_consistency (newer_id);
+SELECT pg_catalog.pg_extension_config_dump('rekor_checkpoint_consistency', '');
 
 -- BEFORE INSERT OR UPDATE: a link is stored only with a proof that verifies.
 CREATE FUNCTION rekor_checkpoint_consistency_verify() RETURNS trigger
@@ -330,6 +333,7 @@ CREATE TABLE rekor_witness_state (
     root_hash      bytea,
     updated_at     timestamptz NOT NULL DEFAULT now()
 );
+SELECT pg_catalog.pg_extension_config_dump('rekor_witness_state', '');
 
 -- Witnesses a checkpoint: atomically (one row lock per log) verifies the note, checks the
 -- consistency proof from the latest witnessed checkpoint of that log (`old_size`) to the new one,

@@ -27,6 +27,7 @@ CREATE TABLE rekor_entries (
 );
 CREATE INDEX rekor_entries_digest_keys ON rekor_entries USING gin (digest_keys);
 CREATE INDEX rekor_entries_checkpoint ON rekor_entries (checkpoint_id);
+SELECT pg_catalog.pg_extension_config_dump('rekor_entries', '');
 COMMENT ON TABLE rekor_entries IS 'Rekor entries whose inclusion proof, checkpoint and SET verified on insert (append-only)';
 
 -- Raises one check_violation (23514) with a message naming the check and a DETAIL.
@@ -42,7 +43,8 @@ $$;
 -- Stores (or finds) the checkpoint an entry's proof ends in, through the checkpoints capability:
 -- the checkpoint must be signed by the entry's log with a key valid at `at`; a second root for a
 -- stored tree size is a fork and is rejected. Returns the checkpoint_id.
-CREATE FUNCTION rekor_entry_checkpoint(note text, v_log bytea, tree_size bigint, root_hash bytea, at timestamptz)
+CREATE FUNCTION rekor_entry_checkpoint(note text, v_log bytea, tree_size bigint, root_hash bytea, at timestamptz,
+                                       v_origin text)
 RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog
@@ -51,15 +53,16 @@ DECLARE
     id bigint;
     other bytea;
 BEGIN
+    -- Shards of one Rekor v1 key share its log_id: a checkpoint is identified with its origin.
     SELECT c.checkpoint_id INTO id FROM @extschema@.rekor_checkpoints c
-    WHERE c.log_id = v_log AND c.tree_size = $3 AND c.root_hash = $4;
+    WHERE c.log_id = v_log AND c.origin = v_origin AND c.tree_size = $3 AND c.root_hash = $4;
     IF FOUND THEN
         RETURN id;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended(encode(v_log, 'hex'), $3));
     -- A fork is per origin: the shards of one Rekor v1 key share its log_id.
     SELECT c.root_hash INTO other FROM @extschema@.rekor_checkpoints c
-    WHERE c.log_id = v_log AND c.origin = (@extschema@.rekor_parse_checkpoint($1)).origin
+    WHERE c.log_id = v_log AND c.origin = v_origin
       AND c.tree_size = $3 AND c.root_hash <> $4 LIMIT 1;
     IF FOUND THEN
         PERFORM @extschema@.rekor_reject_entry('log fork: the entry''s checkpoint contradicts a stored checkpoint',
@@ -67,7 +70,7 @@ BEGIN
                    encode(other, 'hex'), encode($4, 'hex')));
     END IF;
     SELECT c.checkpoint_id INTO id FROM @extschema@.rekor_checkpoints c
-    WHERE c.log_id = v_log AND c.tree_size = $3 AND c.root_hash = $4;
+    WHERE c.log_id = v_log AND c.origin = v_origin AND c.tree_size = $3 AND c.root_hash = $4;
     IF NOT FOUND THEN
         INSERT INTO @extschema@.rekor_checkpoints (note, seen_at) VALUES (note, at)
         RETURNING checkpoint_id INTO id;
@@ -100,8 +103,9 @@ BEGIN
         PERFORM @extschema@.rekor_reject_entry('entry log is not a trusted log',
             format('log_id %s is not in rekor_logs', encode(NEW.log_id, 'hex')));
     END IF;
-    -- The key must be valid when the log says it integrated the entry (Rekor v2: now).
-    at := coalesce(NEW.integrated_time, now());
+    -- The key must be valid when the log says it integrated the entry. Only a SET signs the
+    -- integrated time (check 4); without one (Rekor v2) nothing vouches for it, so: now.
+    at := CASE WHEN NEW.signed_entry_timestamp IS NOT NULL THEN coalesce(NEW.integrated_time, now()) ELSE now() END;
     IF (l.valid_from IS NOT NULL AND at < l.valid_from) OR (l.valid_until IS NOT NULL AND at >= l.valid_until) THEN
         PERFORM @extschema@.rekor_reject_entry('log key is not valid at the entry''s time',
             format('log %s is valid from %s until %s; entry time %s', encode(l.log_id, 'hex'),
@@ -119,11 +123,16 @@ BEGIN
     IF ev."check" IS NOT NULL THEN
         PERFORM @extschema@.rekor_reject_entry(ev.message, ev.detail);
     END IF;
+    IF NEW.tree_id IS NOT NULL AND NEW.tree_id IS DISTINCT FROM ev.tree_id THEN
+        PERFORM @extschema@.rekor_reject_entry('check 3 (checkpoint): tree_id is not the shard the UUID and checkpoint name',
+            format('given tree_id %s; uuid %s, checkpoint origin %L', NEW.tree_id, coalesce(NEW.entry_uuid, 'none'), ev.checkpoint_origin));
+    END IF;
     NEW.leaf_hash := ev.leaf_hash;
     NEW.entry_uuid := lower(NEW.entry_uuid);
     NEW.tree_id := ev.tree_id;
     -- The checkpoint is stored through the checkpoints capability, so fork detection applies.
-    NEW.checkpoint_id := @extschema@.rekor_entry_checkpoint(NEW.checkpoint, l.log_id, NEW.tree_size, NEW.root_hash, at);
+    NEW.checkpoint_id := @extschema@.rekor_entry_checkpoint(NEW.checkpoint, l.log_id, NEW.tree_size, NEW.root_hash, at,
+                                                           ev.checkpoint_origin);
 
     -- 5. The body must be a Rekor entry (kind, apiVersion, spec); its digests become searchable.
     SELECT * INTO bi FROM @extschema@.rekor_body_info(NEW.body);
@@ -169,6 +178,12 @@ BEGIN
                 DETAIL = format('log %s index %s carries only a signed entry timestamp; rekor_entries stores entries with a proof',
                                 encode(r.log_id, 'hex'), r.log_index),
                 HINT = 'Fetch the entry with its inclusion proof from the log (GET /api/v1/log/entries/{uuid}).';
+        END IF;
+        IF r.checkpoint IS NULL THEN
+            RAISE EXCEPTION 'entry has an inclusion proof but no checkpoint' USING ERRCODE = 'invalid_parameter_value',
+                DETAIL = format('log %s index %s: the proof leads to root %s of tree size %s, but no signed checkpoint names that root; rekor_entries stores entries whose proof ends in a signed checkpoint',
+                                encode(r.log_id, 'hex'), r.log_index, encode(r.root_hash, 'hex'), r.tree_size),
+                HINT = 'Fetch the entry again from the log: its answer carries the checkpoint (verification.inclusionProof.checkpoint).';
         END IF;
         SELECT e.entry_id, e.leaf_hash, e.proof_log_index, e.tree_size, e.root_hash, e.proof_hashes, e.checkpoint,
                e.signed_entry_timestamp, e.integrated_time
@@ -260,17 +275,22 @@ BEGIN
 
     step := 3; "check" := 'checkpoint';
     SELECT * INTO cp FROM @extschema@.rekor_checkpoint_check(e.checkpoint, l.public_key, l.signer_name);
-    passed := cp.error IS NULL AND cp.tree_size = e.tree_size AND cp.root_hash = e.root_hash;
+    passed := cp.error IS NULL AND cp.tree_size = e.tree_size AND cp.root_hash = e.root_hash
+              AND (cp.origin = l.origin OR (l.origin_is_prefix AND starts_with(cp.origin, l.origin)));
     reason := CASE WHEN cp.error IS NOT NULL THEN cp.error
-                   WHEN NOT passed THEN format('checkpoint names size %s root %s, proof has size %s root %s', cp.tree_size,
-                                               encode(cp.root_hash, 'hex'), e.tree_size, encode(e.root_hash, 'hex'))
+                   WHEN cp.tree_size <> e.tree_size OR cp.root_hash <> e.root_hash
+                        THEN format('checkpoint names size %s root %s, proof has size %s root %s', cp.tree_size,
+                                    encode(cp.root_hash, 'hex'), e.tree_size, encode(e.root_hash, 'hex'))
+                   WHEN NOT passed THEN format('checkpoint origin %L is not the log''s origin %L%s', cp.origin, l.origin,
+                                               CASE WHEN l.origin_is_prefix THEN '*' ELSE '' END)
                    ELSE format('%s signed size %s and this root', l.signer_name, cp.tree_size) END;
     RETURN NEXT;
 
     step := 4; "check" := 'signed entry timestamp';
     IF e.signed_entry_timestamp IS NULL THEN
-        passed := true;
-        reason := 'no SET (Rekor v2 entries have none)';
+        passed := e.log_index = e.proof_log_index;
+        reason := CASE WHEN passed THEN 'no SET (Rekor v2 entries have none); the log index is the proof''s index'
+                       ELSE format('no SET, and log index %s is not the proof''s index %s', e.log_index, e.proof_log_index) END;
     ELSE
         passed := e.integrated_time IS NOT NULL AND @extschema@.rekor_verify_set(e.signed_entry_timestamp, e.body,
                   extract(epoch FROM e.integrated_time)::bigint, e.log_id, e.log_index, l.public_key);

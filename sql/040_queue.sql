@@ -41,6 +41,7 @@ CREATE UNIQUE INDEX rekor_queue_envelope ON rekor_submission_queue (envelope_sha
 CREATE INDEX rekor_queue_pending ON rekor_submission_queue (queue_id) WHERE state = 'pending';
 CREATE INDEX rekor_queue_leased ON rekor_submission_queue (lease_expires_at, queue_id) WHERE state = 'leased';
 CREATE INDEX rekor_queue_entry ON rekor_submission_queue (entry_id) WHERE entry_id IS NOT NULL;
+SELECT pg_catalog.pg_extension_config_dump('rekor_submission_queue', '');
 COMMENT ON TABLE rekor_submission_queue IS 'DSSE envelopes waiting to be logged to Rekor (see rekor_enqueue, rekor_dequeue)';
 
 -- Enqueues one DSSE envelope (validated: payloadType, base64 payload, signatures[] with base64 sig and
@@ -79,7 +80,8 @@ END
 $$;
 
 -- Enqueues many envelopes in one statement (at most 10,000), set-based: returns their queue_ids in
--- input order (an envelope already queued for that log returns its existing queue_id).
+-- input order (an envelope already queued for that log returns its existing queue_id). New items get
+-- their queue_ids in input order, so one worker dequeues them in the order given.
 CREATE FUNCTION rekor_enqueue_batch(envelopes jsonb[], log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10)
 RETURNS SETOF bigint
 LANGUAGE plpgsql
@@ -87,6 +89,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
 #variable_conflict use_column
+DECLARE
+    ids bigint[];
+    shas bytea[];
 BEGIN
     IF cardinality(envelopes) > 10000 THEN
         RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
@@ -100,25 +105,34 @@ BEGIN
         RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('log_id %s is not in rekor_logs', encode($2, 'hex'));
     END IF;
-    RETURN QUERY
     WITH input AS (
         SELECT u.o, u.e, d.* FROM unnest(envelopes) WITH ORDINALITY AS u(e, o),
              LATERAL @extschema@.rekor_dsse_info(u.e) AS d
     ), inserted AS (
+        -- The first occurrence of each envelope, inserted in input order (identity values follow it).
         INSERT INTO @extschema@.rekor_submission_queue AS q (envelope, payload_type, payload_sha256, envelope_sha256,
                                                              pae_sha256, log_id, max_attempts)
-        SELECT DISTINCT ON (i.envelope_sha256) i.e, i.payload_type, i.payload_sha256, i.envelope_sha256, i.pae_sha256, $2, $3
-        FROM input i ORDER BY i.envelope_sha256, i.o
+        SELECT f.e, f.payload_type, f.payload_sha256, f.envelope_sha256, f.pae_sha256, $2, $3
+        FROM (SELECT DISTINCT ON (i.envelope_sha256) i.* FROM input i ORDER BY i.envelope_sha256, i.o) f
+        ORDER BY f.o
         ON CONFLICT (envelope_sha256, coalesce(log_id, '\x'::bytea)) DO NOTHING
         RETURNING q.queue_id, q.envelope_sha256
     )
-    SELECT coalesce(n.queue_id, x.queue_id)
+    SELECT array_agg(coalesce(n.queue_id, x.queue_id) ORDER BY i.o), array_agg(i.envelope_sha256 ORDER BY i.o)
+    INTO ids, shas
     FROM input i
     LEFT JOIN inserted n ON n.envelope_sha256 = i.envelope_sha256
     LEFT JOIN @extschema@.rekor_submission_queue x
            ON n.queue_id IS NULL AND x.envelope_sha256 = i.envelope_sha256
-          AND coalesce(x.log_id, '\x'::bytea) = coalesce($2, '\x'::bytea)
-    ORDER BY i.o;
+          AND coalesce(x.log_id, '\x'::bytea) = coalesce($2, '\x'::bytea);
+    -- An envelope a concurrent transaction inserted and committed while this statement waited on it
+    -- is neither inserted here nor visible to that statement's snapshot: look it up again, with a
+    -- new snapshot.
+    RETURN QUERY
+    SELECT coalesce(u.id, (SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+                           WHERE x.envelope_sha256 = u.sha AND coalesce(x.log_id, '\x'::bytea) = coalesce($2, '\x'::bytea)))
+    FROM unnest(ids, shas) WITH ORDINALITY AS u(id, sha, o)
+    ORDER BY u.o;
 END
 $$;
 
@@ -186,7 +200,7 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown queue item' USING ERRCODE = 'invalid_parameter_value', DETAIL = format('queue_id %s', $1);
     END IF;
-    IF q.state <> 'leased' OR q.lease_owner <> worker OR q.lease_expires_at <= now() THEN
+    IF q.state <> 'leased' OR q.lease_owner IS DISTINCT FROM worker OR q.lease_expires_at <= now() THEN
         RAISE EXCEPTION 'worker does not hold a live lease on this item' USING ERRCODE = 'object_not_in_prerequisite_state',
             DETAIL = format('queue_id %s: state %s, lease owner %s, lease expires %s, now %s; caller %s',
                             q.queue_id, q.state, coalesce(q.lease_owner, 'none'),
