@@ -63,3 +63,4 @@ pgrx::extension_sql_file!(
     name = "queue",
     requires = ["entries", queue::rekor_dsse_info, queue::rekor_entry_envelope_mismatch]
 );
+pgrx::extension_sql_file!("../sql/090_roles.sql", name = "roles", requires = ["queue"]);
