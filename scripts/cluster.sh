@@ -7,9 +7,21 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_BIN="$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || pg_config --bindir)"
 DIR="${REKOR_CLUSTER_DIR:-$ROOT/target/rekor-cluster}"
 PORT="${REKOR_PGPORT:-28815}"
-DATA="$DIR/data"
 
 as_pg() { sudo -u postgres -- "$@"; }
+
+# User postgres must reach the cluster directory. A checkout under a private directory (e.g. /root)
+# is not traversable by it: then the cluster lives under /tmp and $DIR becomes a symlink to it.
+if [ "${1:-}" = start ] && [ ! -e "$DIR" ]; then
+  mkdir -p "$(dirname "$DIR")"
+  if ! as_pg test -x "$(dirname "$DIR")"; then
+    real="/tmp/rekor_meta-$(printf '%s' "$DIR" | sha256sum | cut -c1-12)"
+    mkdir -p "$real"
+    chown postgres:postgres "$real"
+    ln -sfn "$real" "$DIR"
+  fi
+fi
+DATA="$DIR/data"
 
 case "${1:-}" in
   start)

@@ -20,13 +20,21 @@ echo "== [2/3] in-database tests (cargo pgrx test)"
 PGRX_DATA="$ROOT/target/pgrx-test-data"
 mkdir -p "$PGRX_DATA"
 chown postgres:postgres "$PGRX_DATA"
+if ! sudo -u postgres test -w "$PGRX_DATA"; then
+  # A checkout under a directory user postgres cannot traverse: keep the pgrx test cluster in /tmp.
+  PGRX_DATA="/tmp/rekor_meta-pgrx-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+  mkdir -p "$PGRX_DATA"
+  chown postgres:postgres "$PGRX_DATA"
+fi
 layer cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA"
 
 echo "== [3/3] client-level tests against a private cluster"
 bash scripts/install.sh --release
 export REKOR_CLUSTER_DIR="$ROOT/target/test-cluster" REKOR_PGPORT=28816
 bash scripts/cluster.sh stop || true
-rm -rf "$REKOR_CLUSTER_DIR"   # a fresh cluster every run: tests must not depend on leftovers
+# A fresh cluster every run: tests must not depend on leftovers (follows a /tmp symlink, see cluster.sh).
+[ -L "$REKOR_CLUSTER_DIR" ] && rm -rf "$(readlink -f "$REKOR_CLUSTER_DIR")"
+rm -rf "$REKOR_CLUSTER_DIR"
 bash scripts/cluster.sh start
 trap 'bash scripts/cluster.sh stop' EXIT
 export REKOR_TEST_DSN="host=$REKOR_CLUSTER_DIR port=$REKOR_PGPORT user=postgres dbname=postgres"
