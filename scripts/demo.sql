@@ -164,3 +164,39 @@ SELECT rekor_mark_submitted(1, 'demo-worker', :'bundle_dsse'::jsonb) AS entry_id
 SELECT queue_id, state, entry_id, submitted_at IS NOT NULL AS submitted, rekor_verify_inclusion(entry_id) AS entry_verified
 FROM rekor_submission_queue;
 SELECT state, items FROM rekor_queue_stats;
+
+\echo
+\echo '== 14. VEX: a statement linked to the Rekor entry that logged its attestation (queue item 1), and what an auditor gets back'
+SELECT link_id, vulnerability, product, status, queue_id, entry_id, linked_at IS NOT NULL AS linked
+FROM rekor_link_vex('{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://example.com/vex/demo-2024-001",
+  "author": "Demo Security Team",
+  "timestamp": "2024-11-21T09:00:00Z",
+  "version": 1,
+  "statements": [{
+    "@id": "https://example.com/vex/demo-2024-001#CVE-2023-44487",
+    "vulnerability": {"name": "CVE-2023-44487", "aliases": ["GHSA-qppj-fm5r-hxr3"]},
+    "products": [{"@id": "pkg:generic/a.txt@sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf"}],
+    "status": "not_affected",
+    "justification": "vulnerable_code_not_in_execute_path",
+    "impact_statement": "a.txt is a text file: it serves no HTTP/2"
+  }]
+}'::jsonb, 1::bigint);
+\echo 'rekor_vex_evidence(vulnerability, product): each statement, newest first, with its entry re-verified from scratch now'
+SELECT v.link_id, v.status, v.justification, v.proof, v.entry_id, v.integrated_time, l.signer_name AS log, v.attested
+FROM rekor_vex_evidence('CVE-2023-44487',
+                        'pkg:generic/a.txt@sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf') v
+LEFT JOIN rekor_logs l USING (log_id);
+\echo '(attested = false: the real bundle attests SLSA provenance, not this VEX document; the link says so instead of hiding it)'
+\echo 'The same question when the stored proof has been tampered with past the triggers (in a transaction, rolled back):'
+\set QUIET on
+BEGIN;
+SET LOCAL session_replication_role = replica;
+UPDATE rekor_entries SET proof_hashes[1] = set_byte(proof_hashes[1], 0, get_byte(proof_hashes[1], 0) # 1)
+WHERE entry_id = (SELECT entry_id FROM rekor_submission_queue WHERE queue_id = 1);
+SELECT link_id, proof, proof_detail
+FROM rekor_vex_evidence('GHSA-qppj-fm5r-hxr3',
+                        'pkg:generic/a.txt@sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf');
+ROLLBACK;
+\set QUIET off

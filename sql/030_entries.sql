@@ -179,6 +179,11 @@ BEGIN
                                 encode(r.log_id, 'hex'), r.log_index),
                 HINT = 'Fetch the entry with its inclusion proof from the log (GET /api/v1/log/entries/{uuid}).';
         END IF;
+        IF r.integrated_time > 253402300799 THEN
+            RAISE EXCEPTION 'invalid Rekor entry: integratedTime % is after the year 9999', r.integrated_time
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('log %s index %s: integratedTime is in seconds since 1970', encode(r.log_id, 'hex'), r.log_index);
+        END IF;
         IF r.checkpoint IS NULL THEN
             RAISE EXCEPTION 'entry has an inclusion proof but no checkpoint' USING ERRCODE = 'invalid_parameter_value',
                 DETAIL = format('log %s index %s: the proof leads to root %s of tree size %s, but no signed checkpoint names that root; rekor_entries stores entries whose proof ends in a signed checkpoint',
@@ -222,7 +227,25 @@ BEGIN
         VALUES (r.log_id, r.entry_uuid, r.log_index, r.proof_log_index, r.tree_id,
                 CASE WHEN r.integrated_time IS NULL THEN NULL ELSE to_timestamp(r.integrated_time) END,
                 r.body, r.tree_size, r.root_hash, r.proof_hashes, r.checkpoint, r.signed_entry_timestamp)
+        ON CONFLICT DO NOTHING
         RETURNING entry_id INTO id;
+        IF id IS NULL THEN
+            -- A concurrent ingest stored this log index first (the INSERT waited for it to commit;
+            -- the entry was verified all the same): the same entry is that one, another is refused.
+            SELECT e.entry_id, e.leaf_hash INTO existing FROM @extschema@.rekor_entries e
+            WHERE e.log_id = r.log_id AND e.log_index = r.log_index;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'this entry is already stored at another log index' USING ERRCODE = 'unique_violation',
+                    DETAIL = format('log %s: leaf %s is stored, not at index %s', encode(r.log_id, 'hex'),
+                                    encode(@extschema@.rekor_leaf_hash(r.body), 'hex'), r.log_index);
+            END IF;
+            IF existing.leaf_hash <> @extschema@.rekor_leaf_hash(r.body) THEN
+                PERFORM @extschema@.rekor_reject_entry('another entry is stored at this log index',
+                    format('log %s index %s: stored leaf %s, new leaf %s', encode(r.log_id, 'hex'), r.log_index,
+                           encode(existing.leaf_hash, 'hex'), encode(@extschema@.rekor_leaf_hash(r.body), 'hex')));
+            END IF;
+            id := existing.entry_id;
+        END IF;
         RETURN NEXT id;
     END LOOP;
 END

@@ -287,10 +287,40 @@ fn rekor_entry_evidence_check(
         log_index: gidx,
     };
     let trust = Trust { key: &key, signer_name: signer, origin, origin_is_prefix: origin_is_prefix.unwrap_or(false) };
-    match verify_evidence(&e, &trust, |cp| checkpoint_verified(note, pk, signer, cp)) {
-        Ok(v) => TableIterator::once((None, None, None, Some(v.leaf_hash.to_vec()), v.tree_id.map(to_i64), Some(v.checkpoint.origin))),
-        Err(err) => failed(i32::from(err.check), &err.message, err.detail),
+    let v = match verify_evidence(&e, &trust, |cp| checkpoint_verified(note, pk, signer, cp)) {
+        Ok(v) => v,
+        Err(err) => return failed(i32::from(err.check), &err.message, err.detail),
+    };
+    // 3, continued. An 80-hex UUID names the shard (tree id) the entry is in; a Rekor v1 checkpoint
+    // names its shard in its origin ("<host> - <tree id>"): they must be the same tree.
+    if let (Some(uuid_tree), Some(cp_tree)) = (entry_uuid.and_then(ent::uuid_tree_id), origin_tree_id(&v.checkpoint.origin)) {
+        if uuid_tree != cp_tree {
+            return failed(
+                3,
+                "check 3 (checkpoint): the checkpoint is of another shard than the entry UUID names",
+                format!("UUID tree id {uuid_tree}, checkpoint origin {:?}", v.checkpoint.origin),
+            );
+        }
     }
+    // 4, continued. Without a SET nothing signs the global log index, so it must be the index in
+    // the tree (Rekor v2 is unsharded; a Rekor v1 entry of a later shard needs its SET).
+    if signed_entry_timestamp.is_none() && gidx != pidx {
+        return failed(
+            4,
+            "check 4 (signed entry timestamp): without a SET the log index must be the proof's index",
+            format!("log {}, log index {gidx}, proof index {pidx}: no signed entry timestamp binds the global index", hex::encode(log_id)),
+        );
+    }
+    TableIterator::once((None, None, None, Some(v.leaf_hash.to_vec()), v.tree_id.map(to_i64), Some(v.checkpoint.origin)))
+}
+
+/// The tree id a Rekor v1 checkpoint origin "<host> - <tree id>" names.
+fn origin_tree_id(origin: &str) -> Option<u64> {
+    let (_, id) = origin.rsplit_once(" - ")?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse().ok()
 }
 
 /// Verifies a Rekor v1 signed entry timestamp: the log's signature over the RFC 8785 canonical JSON

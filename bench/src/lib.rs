@@ -1,1 +1,3 @@
 //! Shared helpers for the benchmark drivers.
+pub mod testlog;
+pub mod queuelog;

@@ -4,6 +4,7 @@ use postgres::{Client, NoTls};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod testlog;
+pub mod attest;
 
 /// The cluster's connection string; the tests refuse to run (fail) without one.
 pub fn dsn() -> String {
@@ -29,6 +30,68 @@ pub fn fresh_db(name: &str) -> Client {
     let mut c = connect_db(&db);
     c.batch_execute("CREATE EXTENSION rekor_meta").expect("create extension");
     c
+}
+
+/// A new database without the extension, unique to this test: the client and the database name.
+pub fn fresh_empty_db(name: &str) -> (Client, String) {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let db = format!("t_{}_{}_{}", name, std::process::id(), n);
+    let mut admin = connect_db("postgres");
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).expect("drop db");
+    admin.batch_execute(&format!("CREATE DATABASE {db}")).expect("create db");
+    (connect_db(&db), db)
+}
+
+/// A new database with `CREATE EXTENSION rekor_meta VERSION '<version>'`: the client and its name.
+pub fn fresh_db_at_version(name: &str, version: &str) -> (Client, String) {
+    let (mut c, db) = fresh_empty_db(name);
+    c.batch_execute(&format!("CREATE EXTENSION rekor_meta VERSION '{version}'"))
+        .unwrap_or_else(|e| panic!("CREATE EXTENSION rekor_meta VERSION '{version}': {e:?}"));
+    (c, db)
+}
+
+/// The libpq connection string of database `db` on the test cluster (for pg_dump, pg_restore).
+pub fn conninfo(db: &str) -> String {
+    format!("{} dbname={db}", dsn())
+}
+
+/// The path of a PostgreSQL 15 client program (pg_dump, pg_restore, psql).
+pub fn pg_program(name: &str) -> String {
+    format!("/usr/lib/postgresql/15/bin/{name}")
+}
+
+/// Trusts every log of tests/fixtures/keys.json (rekor_add_log with its signed-note signer name).
+pub fn trust_fixture_logs(c: &mut Client) {
+    let keys = json_fixture("keys.json");
+    for k in keys["keys"].as_array().expect("keys.json: keys[]") {
+        let pem = k["public_key_pem"].as_str().expect("public_key_pem");
+        let name = k["note_signer_name"].as_str().expect("note_signer_name");
+        c.query_one("SELECT rekor_add_log($1, $2)", &[&pem, &name])
+            .unwrap_or_else(|e| panic!("rekor_add_log {}: {e:?}", k["id"]));
+    }
+}
+
+/// The real DSSE bundle (tests/fixtures/upstream/bundle-dsse.sigstore.json) through the queue:
+/// enqueued, leased by worker "w" and marked submitted with the bundle. Returns (queue_id, entry_id).
+/// The fixture logs must be trusted (trust_fixture_logs).
+pub fn submit_fixture_dsse_bundle(c: &mut Client) -> (i64, i64) {
+    let bundle = fixture("upstream/bundle-dsse.sigstore.json");
+    let qid: i64 = c
+        .query_one("SELECT rekor_enqueue(($1::text::jsonb) -> 'dsseEnvelope')", &[&bundle])
+        .expect("rekor_enqueue")
+        .get(0);
+    let leased: Vec<i64> = c
+        .query("SELECT queue_id FROM rekor_dequeue('w', 1)", &[])
+        .expect("rekor_dequeue")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(leased, vec![qid], "worker w should lease the bundle's queue item");
+    let entry: i64 = c
+        .query_one("SELECT rekor_mark_submitted($1, 'w', $2::text::jsonb)", &[&qid, &bundle])
+        .expect("rekor_mark_submitted")
+        .get(0);
+    (qid, entry)
 }
 
 /// The SQLSTATE of a failed statement (panics if it succeeded).
