@@ -71,6 +71,7 @@ CREATE INDEX rekor_checkpoints_latest ON rekor_checkpoints (log_id, tree_size DE
 CREATE UNIQUE INDEX rekor_checkpoints_one_root ON rekor_checkpoints (log_id, origin, tree_size);
 -- pg_dump dumps the rows of extension tables only when they are marked.
 SELECT pg_catalog.pg_extension_config_dump('rekor_checkpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('rekor_checkpoints_checkpoint_id_seq', '');  -- so restored rows keep their ids and new ones follow
 COMMENT ON TABLE rekor_checkpoints IS 'Verified signed checkpoints (append-only; columns are filled from the note by a trigger)';
 
 -- Evidence that a log showed two histories: same tree size, different roots, both signed.
@@ -88,6 +89,7 @@ CREATE TABLE rekor_log_forks (
     UNIQUE (log_id, tree_size, conflicting_root_hash)
 );
 SELECT pg_catalog.pg_extension_config_dump('rekor_log_forks', '');
+SELECT pg_catalog.pg_extension_config_dump('rekor_log_forks_fork_id_seq', '');  -- so restored rows keep their ids and new ones follow
 COMMENT ON TABLE rekor_log_forks IS 'Signed checkpoints that contradict a stored one: proof the log forked';
 
 -- BEFORE INSERT OR UPDATE: the note is the only source of truth. It must parse and verify under a

@@ -28,6 +28,7 @@ CREATE TABLE rekor_entries (
 CREATE INDEX rekor_entries_digest_keys ON rekor_entries USING gin (digest_keys);
 CREATE INDEX rekor_entries_checkpoint ON rekor_entries (checkpoint_id);
 SELECT pg_catalog.pg_extension_config_dump('rekor_entries', '');
+SELECT pg_catalog.pg_extension_config_dump('rekor_entries_entry_id_seq', '');  -- so restored rows keep their ids and new ones follow
 COMMENT ON TABLE rekor_entries IS 'Rekor entries whose inclusion proof, checkpoint and SET verified on insert (append-only)';
 
 -- Raises one check_violation (23514) with a message naming the check and a DETAIL.

@@ -14,6 +14,9 @@
 -- Ordering: a single worker receives items in enqueue order (queue_id); with many workers each batch
 -- is the oldest eligible items not locked by others.
 
+-- One envelope gives one row: tell the planner, so batch enqueue plans a plain nested loop.
+ALTER FUNCTION rekor_dsse_info(jsonb) ROWS 1;
+
 CREATE TABLE rekor_submission_queue (
     queue_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     envelope          jsonb NOT NULL,                 -- the DSSE envelope as received
@@ -42,6 +45,7 @@ CREATE INDEX rekor_queue_pending ON rekor_submission_queue (queue_id) WHERE stat
 CREATE INDEX rekor_queue_leased ON rekor_submission_queue (lease_expires_at, queue_id) WHERE state = 'leased';
 CREATE INDEX rekor_queue_entry ON rekor_submission_queue (entry_id) WHERE entry_id IS NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('rekor_submission_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('rekor_submission_queue_queue_id_seq', '');  -- so restored rows keep their ids and new ones follow
 COMMENT ON TABLE rekor_submission_queue IS 'DSSE envelopes waiting to be logged to Rekor (see rekor_enqueue, rekor_dequeue)';
 
 -- Enqueues one DSSE envelope (validated: payloadType, base64 payload, signatures[] with base64 sig and
@@ -57,6 +61,10 @@ DECLARE
     d record;
     id bigint;
 BEGIN
+    IF envelope IS NULL THEN
+        RAISE EXCEPTION 'envelope must not be NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'rekor_enqueue(envelope => NULL)';
+    END IF;
     IF max_attempts IS NULL OR max_attempts < 1 OR max_attempts > 1000 THEN
         RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('max_attempts = %s', max_attempts);
@@ -93,6 +101,14 @@ DECLARE
     ids bigint[];
     shas bytea[];
 BEGIN
+    IF envelopes IS NULL OR array_ndims(envelopes) > 1 THEN
+        RAISE EXCEPTION 'envelopes must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('dimensions %s', coalesce(array_dims(envelopes), 'NULL array'));
+    END IF;
+    IF array_position(envelopes, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'envelopes must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('envelopes[%s] is NULL', array_position(envelopes, NULL));
+    END IF;
     IF cardinality(envelopes) > 10000 THEN
         RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
             DETAIL = format('%s envelopes; at most 10000 per call', cardinality(envelopes));

@@ -6,24 +6,35 @@
 --   rekor_admin   manage trusted logs and revive dead queue items (+ writer, worker)
 -- Tables belong to the extension owner. Writers INSERT only through the verifying triggers; no
 -- role but the owner can UPDATE, DELETE or TRUNCATE evidence, or disable a trigger (ownership).
+-- Roles and memberships are shared by all databases, so CREATE EXTENSION in two databases at once
+-- can race on them: each step tolerates losing the race to a concurrent twin.
 DO $roles$
+DECLARE
+    r text;
+    m record;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rekor_reader') THEN
-        CREATE ROLE rekor_reader NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rekor_writer') THEN
-        CREATE ROLE rekor_writer NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rekor_worker') THEN
-        CREATE ROLE rekor_worker NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rekor_admin') THEN
-        CREATE ROLE rekor_admin NOLOGIN;
-    END IF;
+    FOREACH r IN ARRAY ARRAY['rekor_reader', 'rekor_writer', 'rekor_worker', 'rekor_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            BEGIN
+                EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- created concurrently by another database's CREATE EXTENSION
+            END;
+        END IF;
+    END LOOP;
+    FOR m IN SELECT * FROM (VALUES ('rekor_reader', 'rekor_writer'), ('rekor_reader', 'rekor_worker'),
+                                   ('rekor_writer', 'rekor_admin'), ('rekor_worker', 'rekor_admin')) AS v(grp, member)
+    LOOP
+        IF NOT pg_catalog.pg_has_role(m.member, m.grp, 'MEMBER') THEN
+            BEGIN
+                EXECUTE pg_catalog.format('GRANT %I TO %I', m.grp, m.member);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+    END LOOP;
 END
 $roles$;
-GRANT rekor_reader TO rekor_writer, rekor_worker;
-GRANT rekor_writer, rekor_worker TO rekor_admin;
 
 -- Nothing of the extension is writable by PUBLIC; functions that write on the caller's behalf
 -- (SECURITY DEFINER) are not executable by PUBLIC either.

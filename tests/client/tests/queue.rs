@@ -692,13 +692,9 @@ fn malformed_envelopes_are_refused_with_22023_naming_the_field() {
     done(c);
 }
 
-/// Known bug (0.1.0 and 0.2.0): rekor_dsse_info is STRICT, so a NULL element of the batch yields no
-/// row and silently drops out: the batch returns fewer queue_ids than envelopes and every later one
-/// sits at the wrong position. The fix (a 22023 naming the NULL element) belongs in the next
-/// upgrade script because 040_queue.sql is part of the released 0.1.0; run with --ignored once it
-/// is there.
+/// rekor_dsse_info is STRICT: without the explicit check a NULL element would drop out of the
+/// batch and shift every later queue_id; it is refused instead, naming the element.
 #[test]
-#[ignore = "known bug: a NULL element of rekor_enqueue_batch is silently dropped (fix pending in an upgrade script)"]
 fn a_null_envelope_in_a_batch_is_refused_not_dropped() {
     let _g = shared();
     let (mut c, log, _) = setup("q_null_batch", "nullbatch", 2);
