@@ -23,7 +23,7 @@ CREATE TABLE rekor_entries (
     digest_keys            bytea[] NOT NULL DEFAULT '{}',  -- rekor_digest_key(alg, digest) of every digest in the body
     inserted_at            timestamptz NOT NULL DEFAULT now(),
     UNIQUE (log_id, log_index),
-    UNIQUE (log_id, leaf_hash)
+    UNIQUE (leaf_hash, log_id)   -- leaf first: serves UUID look-ups and is never mistaken for a log_id prefix index
 );
 CREATE INDEX rekor_entries_digest_keys ON rekor_entries USING gin (digest_keys);
 CREATE INDEX rekor_entries_checkpoint ON rekor_entries (checkpoint_id);
