@@ -38,7 +38,7 @@ rm -rf "$REKOR_CLUSTER_DIR"
 bash scripts/cluster.sh start
 trap 'bash scripts/cluster.sh stop' EXIT
 export REKOR_TEST_DSN="host=$REKOR_CLUSTER_DIR port=$REKOR_PGPORT user=postgres dbname=postgres"
-layer cargo test -p rekor_meta_client_tests --release --tests -- --test-threads=2
+layer cargo test -p rekor_meta_client_tests --release --tests --no-fail-fast -- --test-threads=2
 # One closing line over all layers (set -o pipefail has already stopped us on any failure).
 sed 's/\x1b\[[0-9;]*m//g' "$LOG" | awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
   END { printf "total: %d passed, %d failed\n", p, f; exit (f > 0) }'

@@ -590,6 +590,7 @@ CREATE INDEX rekor_checkpoints_latest ON rekor_checkpoints (log_id, tree_size DE
 CREATE UNIQUE INDEX rekor_checkpoints_one_root ON rekor_checkpoints (log_id, origin, tree_size);
 -- pg_dump dumps the rows of extension tables only when they are marked.
 SELECT pg_catalog.pg_extension_config_dump('rekor_checkpoints', '');
+SELECT pg_catalog.pg_extension_config_dump('rekor_checkpoints_checkpoint_id_seq', '');  -- so restored rows keep their ids and new ones follow
 COMMENT ON TABLE rekor_checkpoints IS 'Verified signed checkpoints (append-only; columns are filled from the note by a trigger)';
 
 -- Evidence that a log showed two histories: same tree size, different roots, both signed.
@@ -607,6 +608,7 @@ CREATE TABLE rekor_log_forks (
     UNIQUE (log_id, tree_size, conflicting_root_hash)
 );
 SELECT pg_catalog.pg_extension_config_dump('rekor_log_forks', '');
+SELECT pg_catalog.pg_extension_config_dump('rekor_log_forks_fork_id_seq', '');  -- so restored rows keep their ids and new ones follow
 COMMENT ON TABLE rekor_log_forks IS 'Signed checkpoints that contradict a stored one: proof the log forked';
 
 -- BEFORE INSERT OR UPDATE: the note is the only source of truth. It must parse and verify under a
@@ -1050,11 +1052,12 @@ CREATE TABLE rekor_entries (
     digest_keys            bytea[] NOT NULL DEFAULT '{}',  -- rekor_digest_key(alg, digest) of every digest in the body
     inserted_at            timestamptz NOT NULL DEFAULT now(),
     UNIQUE (log_id, log_index),
-    UNIQUE (log_id, leaf_hash)
+    UNIQUE (leaf_hash, log_id)   -- leaf first: serves UUID look-ups and is never mistaken for a log_id prefix index
 );
 CREATE INDEX rekor_entries_digest_keys ON rekor_entries USING gin (digest_keys);
 CREATE INDEX rekor_entries_checkpoint ON rekor_entries (checkpoint_id);
 SELECT pg_catalog.pg_extension_config_dump('rekor_entries', '');
+SELECT pg_catalog.pg_extension_config_dump('rekor_entries_entry_id_seq', '');  -- so restored rows keep their ids and new ones follow
 COMMENT ON TABLE rekor_entries IS 'Rekor entries whose inclusion proof, checkpoint and SET verified on insert (append-only)';
 
 -- Raises one check_violation (23514) with a message naming the check and a DETAIL.
@@ -1410,6 +1413,9 @@ $$;
 -- Ordering: a single worker receives items in enqueue order (queue_id); with many workers each batch
 -- is the oldest eligible items not locked by others.
 
+-- One envelope gives one row: tell the planner, so batch enqueue plans a plain nested loop.
+ALTER FUNCTION rekor_dsse_info(jsonb) ROWS 1;
+
 CREATE TABLE rekor_submission_queue (
     queue_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     envelope          jsonb NOT NULL,                 -- the DSSE envelope as received
@@ -1438,6 +1444,7 @@ CREATE INDEX rekor_queue_pending ON rekor_submission_queue (queue_id) WHERE stat
 CREATE INDEX rekor_queue_leased ON rekor_submission_queue (lease_expires_at, queue_id) WHERE state = 'leased';
 CREATE INDEX rekor_queue_entry ON rekor_submission_queue (entry_id) WHERE entry_id IS NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('rekor_submission_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('rekor_submission_queue_queue_id_seq', '');  -- so restored rows keep their ids and new ones follow
 COMMENT ON TABLE rekor_submission_queue IS 'DSSE envelopes waiting to be logged to Rekor (see rekor_enqueue, rekor_dequeue)';
 
 -- Enqueues one DSSE envelope (validated: payloadType, base64 payload, signatures[] with base64 sig and
@@ -1453,6 +1460,10 @@ DECLARE
     d record;
     id bigint;
 BEGIN
+    IF envelope IS NULL THEN
+        RAISE EXCEPTION 'envelope must not be NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'rekor_enqueue(envelope => NULL)';
+    END IF;
     IF max_attempts IS NULL OR max_attempts < 1 OR max_attempts > 1000 THEN
         RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('max_attempts = %s', max_attempts);
@@ -1489,6 +1500,14 @@ DECLARE
     ids bigint[];
     shas bytea[];
 BEGIN
+    IF envelopes IS NULL OR array_ndims(envelopes) > 1 THEN
+        RAISE EXCEPTION 'envelopes must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('dimensions %s', coalesce(array_dims(envelopes), 'NULL array'));
+    END IF;
+    IF array_position(envelopes, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'envelopes must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('envelopes[%s] is NULL', array_position(envelopes, NULL));
+    END IF;
     IF cardinality(envelopes) > 10000 THEN
         RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
             DETAIL = format('%s envelopes; at most 10000 per call', cardinality(envelopes));
@@ -1750,24 +1769,35 @@ GROUP BY q.state, q.log_id;
 --   rekor_admin   manage trusted logs and revive dead queue items (+ writer, worker)
 -- Tables belong to the extension owner. Writers INSERT only through the verifying triggers; no
 -- role but the owner can UPDATE, DELETE or TRUNCATE evidence, or disable a trigger (ownership).
+-- Roles and memberships are shared by all databases, so CREATE EXTENSION in two databases at once
+-- can race on them: each step tolerates losing the race to a concurrent twin.
 DO $roles$
+DECLARE
+    r text;
+    m record;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rekor_reader') THEN
-        CREATE ROLE rekor_reader NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rekor_writer') THEN
-        CREATE ROLE rekor_writer NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rekor_worker') THEN
-        CREATE ROLE rekor_worker NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rekor_admin') THEN
-        CREATE ROLE rekor_admin NOLOGIN;
-    END IF;
+    FOREACH r IN ARRAY ARRAY['rekor_reader', 'rekor_writer', 'rekor_worker', 'rekor_admin'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            BEGIN
+                EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- created concurrently by another database's CREATE EXTENSION
+            END;
+        END IF;
+    END LOOP;
+    FOR m IN SELECT * FROM (VALUES ('rekor_reader', 'rekor_writer'), ('rekor_reader', 'rekor_worker'),
+                                   ('rekor_writer', 'rekor_admin'), ('rekor_worker', 'rekor_admin')) AS v(grp, member)
+    LOOP
+        IF NOT pg_catalog.pg_has_role(m.member, m.grp, 'MEMBER') THEN
+            BEGIN
+                EXECUTE pg_catalog.format('GRANT %I TO %I', m.grp, m.member);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+    END LOOP;
 END
 $roles$;
-GRANT rekor_reader TO rekor_writer, rekor_worker;
-GRANT rekor_writer, rekor_worker TO rekor_admin;
 
 -- Nothing of the extension is writable by PUBLIC; functions that write on the caller's behalf
 -- (SECURITY DEFINER) are not executable by PUBLIC either.
