@@ -597,8 +597,13 @@ BEGIN
         RAISE EXCEPTION 'envelope_digest must be a SHA-256 (32 bytes)' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('got %s bytes', length($2));
     END IF;
-    PERFORM 1 FROM @extschema@.rekor_submission_queue x WHERE x.envelope_sha256 = $2 FOR SHARE;
-    SELECT * INTO q FROM @extschema@.rekor_submission_queue x WHERE x.envelope_sha256 = $2
+    -- Items are found through the insert-only key table (the queue itself has no envelope index).
+    PERFORM 1 FROM @extschema@.rekor_submission_queue x
+    WHERE x.queue_id IN (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k WHERE k.envelope_sha256 = $2)
+    FOR SHARE;
+    SELECT * INTO q FROM @extschema@.rekor_submission_queue x
+    WHERE x.queue_id IN (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k WHERE k.envelope_sha256 = $2)
+      AND x.envelope_sha256 = $2
     ORDER BY x.state = 'submitted' DESC, x.queue_id LIMIT 1;
     IF FOUND THEN
         RETURN QUERY SELECT * FROM @extschema@.rekor_vex_store($1, q.envelope_sha256, q.queue_id,
@@ -658,7 +663,9 @@ BEGIN
         IF eid IS NULL THEN
             -- Not linked yet; an item of this envelope may have been submitted meanwhile.
             SELECT x.queue_id, x.entry_id INTO q FROM @extschema@.rekor_submission_queue x
-            WHERE x.envelope_sha256 = l.envelope_digest AND x.state = 'submitted' ORDER BY x.queue_id LIMIT 1;
+            WHERE x.queue_id IN (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k
+                                 WHERE k.envelope_sha256 = l.envelope_digest)
+              AND x.envelope_sha256 = l.envelope_digest AND x.state = 'submitted' ORDER BY x.queue_id LIMIT 1;
             IF FOUND THEN
                 queue_id := q.queue_id;
                 eid := q.entry_id;
@@ -714,3 +721,222 @@ REVOKE EXECUTE ON FUNCTION
     rekor_vex_store(jsonb, bytea, bigint, bigint, jsonb)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rekor_link_vex(jsonb, bigint), rekor_link_vex(jsonb, bytea) TO rekor_writer, rekor_worker;
+
+-- ---------------------------------------------------------------------------------------------
+-- Queue: cheaper state changes (0.2.0).
+--
+-- Idempotent enqueue needs a unique index on (envelope, log). On the queue table every state change
+-- (dequeue, ack) is a non-HOT update that inserts into each index again, and that index's random
+-- SHA-256 keys dirty a random leaf page each time. The keys now live in an insert-only side table,
+-- written once per enqueue, so dequeue and ack touch only the queue's own small indexes.
+CREATE TABLE rekor_submission_keys (
+    envelope_sha256 bytea NOT NULL,
+    log_key         bytea NOT NULL,   -- the item's log_id, or '\x' for "whichever trusted log"
+    queue_id        bigint NOT NULL UNIQUE,
+    PRIMARY KEY (envelope_sha256, log_key)
+);
+INSERT INTO rekor_submission_keys (envelope_sha256, log_key, queue_id)
+SELECT q.envelope_sha256, coalesce(q.log_id, '\x'::bytea), q.queue_id FROM rekor_submission_queue q;
+DROP INDEX rekor_queue_envelope;
+SELECT pg_catalog.pg_extension_config_dump('rekor_submission_keys', '');
+COMMENT ON TABLE rekor_submission_keys IS 'one row per (envelope, target log) ever enqueued: makes rekor_enqueue idempotent';
+CREATE TRIGGER rekor_submission_keys_append_only BEFORE UPDATE OR DELETE ON rekor_submission_keys
+    FOR EACH ROW EXECUTE FUNCTION rekor_forbid_change();
+CREATE TRIGGER rekor_submission_keys_no_truncate BEFORE TRUNCATE ON rekor_submission_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION rekor_forbid_change();
+
+-- Claims the key first (waiting for a concurrent enqueue of the same envelope to commit or roll
+-- back), then inserts the item under the claimed queue_id; the loser returns the winner's queue_id.
+CREATE OR REPLACE FUNCTION rekor_enqueue(envelope jsonb, log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+#variable_conflict use_column
+DECLARE
+    d record;
+    id bigint;
+BEGIN
+    IF envelope IS NULL THEN
+        RAISE EXCEPTION 'envelope must not be NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'rekor_enqueue(envelope => NULL)';
+    END IF;
+    IF max_attempts IS NULL OR max_attempts < 1 OR max_attempts > 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('max_attempts = %s', max_attempts);
+    END IF;
+    IF log_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $2) THEN
+        RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('log_id %s is not in rekor_logs', encode(log_id, 'hex'));
+    END IF;
+    SELECT * INTO d FROM @extschema@.rekor_dsse_info(envelope);
+    INSERT INTO @extschema@.rekor_submission_keys AS k (envelope_sha256, log_key, queue_id)
+    VALUES (d.envelope_sha256, coalesce($2, '\x'::bytea),
+            nextval('@extschema@.rekor_submission_queue_queue_id_seq'::regclass))
+    ON CONFLICT DO NOTHING
+    RETURNING k.queue_id INTO id;
+    IF id IS NULL THEN
+        SELECT k.queue_id INTO id FROM @extschema@.rekor_submission_keys k
+        WHERE k.envelope_sha256 = d.envelope_sha256 AND k.log_key = coalesce($2, '\x'::bytea);
+        RETURN id;
+    END IF;
+    INSERT INTO @extschema@.rekor_submission_queue (queue_id, envelope, payload_type, payload_sha256, envelope_sha256,
+                                                    pae_sha256, log_id, max_attempts)
+    OVERRIDING SYSTEM VALUE
+    VALUES (id, envelope, d.payload_type, d.payload_sha256, d.envelope_sha256, d.pae_sha256, $2, $3);
+    RETURN id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION rekor_enqueue_batch(envelopes jsonb[], log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10)
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+#variable_conflict use_column
+DECLARE
+    ids bigint[];
+    shas bytea[];
+BEGIN
+    IF envelopes IS NULL OR array_ndims(envelopes) > 1 THEN
+        RAISE EXCEPTION 'envelopes must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('dimensions %s', coalesce(array_dims(envelopes), 'NULL array'));
+    END IF;
+    IF array_position(envelopes, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'envelopes must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('envelopes[%s] is NULL', array_position(envelopes, NULL));
+    END IF;
+    IF cardinality(envelopes) > 10000 THEN
+        RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
+            DETAIL = format('%s envelopes; at most 10000 per call', cardinality(envelopes));
+    END IF;
+    IF max_attempts IS NULL OR max_attempts < 1 OR max_attempts > 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('max_attempts = %s', max_attempts);
+    END IF;
+    IF $2 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $2) THEN
+        RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('log_id %s is not in rekor_logs', encode($2, 'hex'));
+    END IF;
+    WITH input AS (
+        SELECT u.o, u.e, d.* FROM unnest(envelopes) WITH ORDINALITY AS u(e, o),
+             LATERAL @extschema@.rekor_dsse_info(u.e) AS d
+    ), numbered AS (
+        -- The first occurrence of each envelope, numbered in input order (a single worker dequeues
+        -- in queue_id order, so it receives them in the order given).
+        SELECT f.*, nextval('@extschema@.rekor_submission_queue_queue_id_seq'::regclass) AS new_id
+        FROM (SELECT g.* FROM (SELECT DISTINCT ON (i.envelope_sha256) i.* FROM input i ORDER BY i.envelope_sha256, i.o) g
+              ORDER BY g.o) f
+    ), claimed AS (
+        INSERT INTO @extschema@.rekor_submission_keys AS k (envelope_sha256, log_key, queue_id)
+        SELECT n.envelope_sha256, coalesce($2, '\x'::bytea), n.new_id FROM numbered n ORDER BY n.o
+        ON CONFLICT DO NOTHING
+        RETURNING k.queue_id, k.envelope_sha256
+    ), inserted AS (
+        INSERT INTO @extschema@.rekor_submission_queue (queue_id, envelope, payload_type, payload_sha256, envelope_sha256,
+                                                        pae_sha256, log_id, max_attempts)
+        OVERRIDING SYSTEM VALUE
+        SELECT c.queue_id, n.e, n.payload_type, n.payload_sha256, n.envelope_sha256, n.pae_sha256, $2, $3
+        FROM claimed c JOIN numbered n ON n.new_id = c.queue_id
+        ORDER BY c.queue_id
+        RETURNING 1
+    )
+    SELECT array_agg(coalesce(c.queue_id, x.queue_id) ORDER BY i.o), array_agg(i.envelope_sha256 ORDER BY i.o)
+    INTO ids, shas
+    FROM input i
+    LEFT JOIN claimed c ON c.envelope_sha256 = i.envelope_sha256
+    LEFT JOIN LATERAL (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k
+                       WHERE c.queue_id IS NULL AND k.envelope_sha256 = i.envelope_sha256
+                         AND k.log_key = coalesce($2, '\x'::bytea)) x ON true;
+    -- A key a concurrent transaction inserted and committed while this statement waited on it is
+    -- neither claimed here nor visible to that statement's snapshot: look it up again, with a new
+    -- snapshot.
+    RETURN QUERY
+    SELECT coalesce(u.id, (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k
+                           WHERE k.envelope_sha256 = u.sha AND k.log_key = coalesce($2, '\x'::bytea)))
+    FROM unnest(ids, shas) WITH ORDINALITY AS u(id, sha, o)
+    ORDER BY u.o;
+END
+$$;
+
+-- One UPDATE whose WHERE clause is the lease check; only when it matches nothing does the separate
+-- check run, to raise the error that says why.
+CREATE OR REPLACE FUNCTION rekor_mark_failed(queue_id bigint, worker text, error text, retryable boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    new_state text;
+BEGIN
+    UPDATE @extschema@.rekor_submission_queue x
+    SET state = CASE WHEN retryable AND x.attempts < x.max_attempts THEN 'pending' ELSE 'dead' END,
+        lease_owner = NULL, lease_expires_at = NULL, last_error = left(error, 4000),
+        next_attempt_at = now() + least(interval '1 hour', interval '1 second' * power(2, least(x.attempts, 12)))
+    WHERE x.queue_id = $1 AND x.state = 'leased' AND x.lease_owner = $2 AND x.lease_expires_at > now()
+    RETURNING x.state INTO new_state;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.rekor_queue_lease_check($1, $2);
+        RAISE EXCEPTION 'worker does not hold a live lease on this item' USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = format('queue_id %s, caller %s', $1, $2);
+    END IF;
+    RETURN new_state;
+END
+$$;
+
+-- The same for many leased items at once (a name of its own: an overload would make existing calls
+-- with untyped parameters ambiguous): all of them or none. Returns each
+-- item's new state.
+CREATE FUNCTION rekor_mark_failed_batch(queue_ids bigint[], worker text, error text, retryable boolean DEFAULT true)
+RETURNS TABLE (queue_id bigint, state text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+#variable_conflict use_column
+DECLARE
+    done_ids bigint[];
+    states text[];
+    missing bigint;
+BEGIN
+    IF queue_ids IS NULL OR array_ndims(queue_ids) > 1 THEN
+        RAISE EXCEPTION 'queue_ids must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('dimensions %s', coalesce(array_dims(queue_ids), 'NULL array'));
+    END IF;
+    IF array_position(queue_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'queue_ids must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('queue_ids[%s] is NULL', array_position(queue_ids, NULL));
+    END IF;
+    IF cardinality(queue_ids) > 1000 THEN
+        RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
+            DETAIL = format('%s queue_ids; at most 1000 per call', cardinality(queue_ids));
+    END IF;
+    WITH upd AS (
+        UPDATE @extschema@.rekor_submission_queue x
+        SET state = CASE WHEN retryable AND x.attempts < x.max_attempts THEN 'pending' ELSE 'dead' END,
+            lease_owner = NULL, lease_expires_at = NULL, last_error = left(error, 4000),
+            next_attempt_at = now() + least(interval '1 hour', interval '1 second' * power(2, least(x.attempts, 12)))
+        WHERE x.queue_id = ANY (queue_ids) AND x.state = 'leased' AND x.lease_owner = worker AND x.lease_expires_at > now()
+        RETURNING x.queue_id, x.state
+    )
+    SELECT coalesce(array_agg(u.queue_id ORDER BY u.queue_id), '{}'), coalesce(array_agg(u.state ORDER BY u.queue_id), '{}')
+    INTO done_ids, states FROM upd u;
+    IF cardinality(done_ids) < (SELECT count(DISTINCT i) FROM unnest(queue_ids) AS i) THEN
+        -- Some item is not leased live by this worker: raise why (this undoes the whole call).
+        SELECT u.i INTO missing FROM unnest(queue_ids) WITH ORDINALITY AS u(i, o)
+        WHERE u.i <> ALL (done_ids) ORDER BY u.o LIMIT 1;
+        PERFORM @extschema@.rekor_queue_lease_check(missing, worker);
+        RAISE EXCEPTION 'worker does not hold a live lease on every item' USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = format('queue_id %s, caller %s', missing, worker);
+    END IF;
+    RETURN QUERY SELECT * FROM unnest(done_ids, states);
+END
+$$;
+
+REVOKE ALL ON rekor_submission_keys FROM PUBLIC;
+GRANT SELECT ON rekor_submission_keys TO rekor_reader;
+REVOKE EXECUTE ON FUNCTION rekor_mark_failed_batch(bigint[], text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION rekor_mark_failed_batch(bigint[], text, text, boolean) TO rekor_worker;
