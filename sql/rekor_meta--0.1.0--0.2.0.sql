@@ -689,7 +689,9 @@ BEGIN
             ok := @extschema@.rekor_verify_inclusion(eid);
         EXCEPTION WHEN OTHERS THEN
             ok := false;
-            proof_detail := format('entry %s cannot be verified: %s', eid, SQLERRM);
+            IF SQLSTATE <> '23514' THEN  -- 23514: a failed check, which the report below names
+                proof_detail := format('entry %s cannot be verified: %s', eid, SQLERRM);
+            END IF;
         END;
         IF ok THEN
             proof := 'proven';
@@ -940,3 +942,34 @@ REVOKE ALL ON rekor_submission_keys FROM PUBLIC;
 GRANT SELECT ON rekor_submission_keys TO rekor_reader;
 REVOKE EXECUTE ON FUNCTION rekor_mark_failed_batch(bigint[], text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION rekor_mark_failed_batch(bigint[], text, text, boolean) TO rekor_worker;
+
+-- ---------------------------------------------------------------------------------------------
+-- rekor_verify_inclusion (0.2.0): true, or a check_violation (23514) naming the first check the
+-- stored evidence fails, with the values in DETAIL (0.1.0 returned false and left the reason to
+-- rekor_verify_inclusion_report). A stored row that no longer verifies has been tampered with past
+-- the triggers: a silent false in a long report is easy to miss, an error is not.
+CREATE OR REPLACE FUNCTION rekor_verify_inclusion(entry_id bigint) RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    c record;
+BEGIN
+    SELECT v."check", v.message, v.detail INTO c
+    FROM @extschema@.rekor_entries e
+    JOIN @extschema@.rekor_logs l ON l.log_id = e.log_id,
+    LATERAL @extschema@.rekor_entry_evidence_check(
+        e.body, e.entry_uuid, e.leaf_hash, e.proof_log_index, e.tree_size, e.root_hash, e.proof_hashes, e.checkpoint,
+        e.signed_entry_timestamp, extract(epoch FROM e.integrated_time)::bigint, e.log_id, e.log_index,
+        l.public_key, l.signer_name, l.origin, l.origin_is_prefix) AS v
+    WHERE e.entry_id = $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown entry' USING ERRCODE = 'invalid_parameter_value', DETAIL = format('entry_id %s', $1);
+    END IF;
+    IF c."check" IS NOT NULL THEN
+        RAISE EXCEPTION 'entry % does not verify: %', $1, c.message USING ERRCODE = 'check_violation',
+            DETAIL = c.detail, HINT = 'rekor_verify_inclusion_report(entry_id) shows every check.';
+    END IF;
+    RETURN true;
+END
+$$;

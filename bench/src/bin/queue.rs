@@ -296,13 +296,14 @@ fn dequeue_sql(kind: Kind) -> &'static str {
     }
 }
 
-/// Ack (the same cheap completion on both sides): rekor_mark_failed(id, worker, 'ack', false)
+/// Ack (the same cheap completion on both sides): rekor_mark_failed(id, worker, 'ack', false), or
+/// rekor_mark_failed_batch(ids, worker, 'ack', false) for a batch
 /// (lease check, then state 'dead') vs an UPDATE to 'dead' guarded by the same lease condition.
 /// Single: ($1 id bigint, $2 worker); batch: ($1 ids bigint[], $2 worker).
 fn ack_sql(kind: Kind, batch: bool) -> &'static str {
     match (kind, batch) {
         (Kind::Rekor, false) => "SELECT rekor_mark_failed($1::bigint, $2, 'ack', false)",
-        (Kind::Rekor, true) => "SELECT rekor_mark_failed(u.id, $2, 'ack', false) FROM unnest($1::bigint[]) AS u(id)",
+        (Kind::Rekor, true) => "SELECT queue_id FROM rekor_mark_failed_batch($1::bigint[], $2, 'ack', false)",
         (Kind::Plain, false) => {
             "UPDATE bench_plain_queue SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL,
                     last_error = 'ack', next_attempt_at = now()

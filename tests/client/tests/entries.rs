@@ -1126,8 +1126,11 @@ fn the_report_shows_which_check_a_stored_row_no_longer_passes() {
          ALTER TABLE rekor_entries ENABLE TRIGGER rekor_entries_verify;",
     )
     .unwrap();
-    let ok: Option<bool> = c.query_one("SELECT rekor_verify_inclusion($1)", &[&id]).unwrap().get(0);
-    assert_eq!(ok, Some(false));
+    // rekor_verify_inclusion: a check_violation naming the first failed check, values in DETAIL.
+    let (code, msg, detail) = db_error(c.query_one("SELECT rekor_verify_inclusion($1)", &[&id]));
+    assert_eq!(code, "23514");
+    assert!(msg.starts_with(&format!("entry {id} does not verify: check 2 (inclusion proof)")), "{msg}");
+    assert!(!detail.is_empty(), "{msg}: no DETAIL");
     let passed: Vec<bool> = c
         .query("SELECT passed FROM rekor_verify_inclusion_report($1) ORDER BY step", &[&id])
         .unwrap()
