@@ -4,8 +4,10 @@
 #   scripts/pgbouncer.sh start|stop|status|port
 # REKOR_CLUSTER_DIR and REKOR_PGPORT select the cluster (as for scripts/cluster.sh);
 # REKOR_PGBOUNCER_PORT (default REKOR_PGPORT + 100) is the port PgBouncer listens on (127.0.0.1);
-# REKOR_PGBOUNCER_POOL_SIZE (default 2) caps the server connections per database, so that more
-# clients than that really share backends. Files live in $REKOR_CLUSTER_DIR/pgbouncer.
+# REKOR_PGBOUNCER_POOL_SIZE (default: environments.test of deploy/pooler-values.yaml, 2) caps the server
+# connections per database, so that more clients than that really share backends. Every other setting
+# comes from deploy/pooler-values.yaml (deploy/render.py test-ini), like the deployment's poolers'.
+# Files live in $REKOR_CLUSTER_DIR/$REKOR_PGBOUNCER_NAME (default pgbouncer): one directory per PgBouncer.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${REKOR_CLUSTER_DIR:-$ROOT/target/rekor-cluster}"
@@ -14,8 +16,8 @@ DIR="${REKOR_CLUSTER_DIR:-$ROOT/target/rekor-cluster}"
 [ -e "$DIR" ] && DIR="$(readlink -f "$DIR")"
 PORT="${REKOR_PGPORT:-28815}"
 BPORT="${REKOR_PGBOUNCER_PORT:-$((PORT + 100))}"
-POOL="${REKOR_PGBOUNCER_POOL_SIZE:-2}"
-BDIR="$DIR/pgbouncer"
+POOL="${REKOR_PGBOUNCER_POOL_SIZE:-}"
+BDIR="$DIR/${REKOR_PGBOUNCER_NAME:-pgbouncer}"
 PIDFILE="$BDIR/pgbouncer.pid"
 PGBOUNCER="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
 
@@ -36,34 +38,16 @@ case "${1:-}" in
     fi
     mkdir -p "$BDIR"
     rm -f "$PIDFILE"
-    cat > "$BDIR/pgbouncer.ini" <<CONF
-; rekor_meta test pooler: transaction pooling in front of the cluster in $DIR.
-[databases]
-* = host=$DIR port=$PORT user=postgres
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BPORT
-unix_socket_dir = $BDIR
-auth_type = trust
-auth_file = $BDIR/userlist.txt
-admin_users = postgres
-pool_mode = transaction
-default_pool_size = $POOL
-min_pool_size = 0
-reserve_pool_size = 0
-max_db_connections = $POOL
-max_client_conn = 200
-ignore_startup_parameters = extra_float_digits,options
-logfile = $BDIR/pgbouncer.log
-pidfile = $PIDFILE
-CONF
+    # The settings are the deployment's (deploy/pooler-values.yaml: what the CloudNativePG Pooler
+    # manifests and the compose PgBouncer run), rendered with this test's local addresses and sizing.
+    python3 "$ROOT/deploy/render.py" test-ini --socket-dir "$DIR" --port "$PORT" --listen-port "$BPORT" \
+      --dir "$BDIR" ${POOL:+--pool-size "$POOL"} > "$BDIR/pgbouncer.ini"
     echo '"postgres" ""' > "$BDIR/userlist.txt"
     chown -R postgres:postgres "$BDIR"
     as_pg "$PGBOUNCER" -d -q "$BDIR/pgbouncer.ini"
     for _ in $(seq 100); do
       if listening; then
-        echo "[pgbouncer] started (pid $(pid)) on 127.0.0.1:$BPORT -> $DIR:$PORT, transaction pooling, pool size $POOL"
+        echo "[pgbouncer] started (pid $(pid)) on 127.0.0.1:$BPORT -> $DIR:$PORT, transaction pooling, pool size $(sed -n 's/^default_pool_size = //p' "$BDIR/pgbouncer.ini")"
         exit 0
       fi
       sleep 0.1

@@ -8,7 +8,7 @@ PG_MAJOR=15
 log() { printf '[setup] %s\n' "$*"; }
 
 need_pkgs=()
-for p in postgresql-server-dev-${PG_MAJOR} libclang-dev clang sudo pgbouncer python3-psycopg2; do
+for p in postgresql-server-dev-${PG_MAJOR} libclang-dev clang sudo pgbouncer python3-psycopg2 python3-yaml; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$p")
 done
 # PostgreSQL 15 server itself (preinstalled on this machine kind, but be explicit for fresh ones).

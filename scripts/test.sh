@@ -30,6 +30,7 @@ layer cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA"
 
 echo "== [3/3] client-level tests against a private cluster"
 bash scripts/install.sh --release
+bash scripts/package.sh   # the release tarball and .deb that tests/client/tests/deploy.rs installs into a clean PostgreSQL 15
 export REKOR_CLUSTER_DIR="$ROOT/target/test-cluster" REKOR_PGPORT=28816
 bash scripts/cluster.sh stop || true
 # A fresh cluster every run: tests must not depend on leftovers (follows a /tmp symlink, see cluster.sh).

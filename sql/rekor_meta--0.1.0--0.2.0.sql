@@ -973,3 +973,85 @@ BEGIN
     RETURN true;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Entry trigger (0.2.0): the stored checkpoint an entry's proof ends in is looked up inline; only a
+-- new checkpoint goes through rekor_entry_checkpoint (advisory lock, fork check, insert).
+CREATE OR REPLACE FUNCTION rekor_entries_verify() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+DECLARE
+    l @extschema@.rekor_logs;
+    ev record;
+    bi record;
+    at timestamptz;
+    cid bigint;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NOT @extschema@.rekor_is_extension_owner() THEN
+        RAISE EXCEPTION 'rekor_meta evidence is append-only: UPDATE on rekor_entries is not allowed'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.body IS NULL OR NEW.log_id IS NULL OR NEW.log_index IS NULL OR NEW.proof_log_index IS NULL
+       OR NEW.tree_size IS NULL OR NEW.root_hash IS NULL OR NEW.proof_hashes IS NULL OR NEW.checkpoint IS NULL THEN
+        RAISE EXCEPTION 'entry is missing its evidence' USING ERRCODE = 'not_null_violation',
+            DETAIL = 'body, log_id, log_index, proof_log_index, tree_size, root_hash, proof_hashes and checkpoint are required';
+    END IF;
+    SELECT * INTO l FROM @extschema@.rekor_logs g WHERE g.log_id = NEW.log_id;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.rekor_reject_entry('entry log is not a trusted log',
+            format('log_id %s is not in rekor_logs', encode(NEW.log_id, 'hex')));
+    END IF;
+    -- The key must be valid when the log says it integrated the entry. Only a SET signs the
+    -- integrated time (check 4); without one (Rekor v2) nothing vouches for it, so: now.
+    at := CASE WHEN NEW.signed_entry_timestamp IS NOT NULL THEN coalesce(NEW.integrated_time, now()) ELSE now() END;
+    IF (l.valid_from IS NOT NULL AND at < l.valid_from) OR (l.valid_until IS NOT NULL AND at >= l.valid_until) THEN
+        PERFORM @extschema@.rekor_reject_entry('log key is not valid at the entry''s time',
+            format('log %s is valid from %s until %s; entry time %s', encode(l.log_id, 'hex'),
+                   coalesce(l.valid_from::text, '-infinity'), coalesce(l.valid_until::text, 'infinity'), at));
+    END IF;
+
+    -- Checks 1-4 in one pass (rekor_meta_core::evidence), in order, the first failure reported:
+    -- 1. leaf hash from the body, and the UUID ends in it; 2. the inclusion proof leads to the root;
+    -- 3. the checkpoint verifies under the log key and names the same size, root and the log's origin;
+    -- 4. a signed entry timestamp, where present, verifies over the canonical JSON Rekor signs.
+    SELECT * INTO ev FROM @extschema@.rekor_entry_evidence_check(
+        NEW.body, NEW.entry_uuid, NEW.leaf_hash, NEW.proof_log_index, NEW.tree_size, NEW.root_hash, NEW.proof_hashes,
+        NEW.checkpoint, NEW.signed_entry_timestamp, extract(epoch FROM NEW.integrated_time)::bigint, NEW.log_id,
+        NEW.log_index, l.public_key, l.signer_name, l.origin, l.origin_is_prefix);
+    IF ev."check" IS NOT NULL THEN
+        PERFORM @extschema@.rekor_reject_entry(ev.message, ev.detail);
+    END IF;
+    IF NEW.tree_id IS NOT NULL AND NEW.tree_id IS DISTINCT FROM ev.tree_id THEN
+        PERFORM @extschema@.rekor_reject_entry('check 3 (checkpoint): tree_id is not the shard the UUID and checkpoint name',
+            format('given tree_id %s; uuid %s, checkpoint origin %L', NEW.tree_id, coalesce(NEW.entry_uuid, 'none'), ev.checkpoint_origin));
+    END IF;
+    NEW.leaf_hash := ev.leaf_hash;
+    NEW.entry_uuid := lower(NEW.entry_uuid);
+    NEW.tree_id := ev.tree_id;
+    -- The checkpoint is stored through the checkpoints capability, so fork detection applies. Most
+    -- entries of a batch share a stored checkpoint: find it here, without the function call.
+    SELECT c.checkpoint_id INTO cid FROM @extschema@.rekor_checkpoints c
+    WHERE c.log_id = l.log_id AND c.origin = ev.checkpoint_origin AND c.tree_size = NEW.tree_size
+      AND c.root_hash = NEW.root_hash;
+    IF NOT FOUND THEN
+        cid := @extschema@.rekor_entry_checkpoint(NEW.checkpoint, l.log_id, NEW.tree_size, NEW.root_hash, at,
+                                                 ev.checkpoint_origin);
+    END IF;
+    NEW.checkpoint_id := cid;
+
+    -- 5. The body must be a Rekor entry (kind, apiVersion, spec); its digests become searchable.
+    SELECT * INTO bi FROM @extschema@.rekor_body_info(NEW.body);
+    IF bi.error IS NOT NULL THEN
+        PERFORM @extschema@.rekor_reject_entry('check 5 (body): the body is not a Rekor entry', bi.error);
+    END IF;
+    IF (NEW.kind IS NOT NULL AND NEW.kind <> bi.kind) OR (NEW.api_version IS NOT NULL AND NEW.api_version <> bi.api_version) THEN
+        PERFORM @extschema@.rekor_reject_entry('check 5 (body): kind or api_version disagrees with the body',
+            format('given %s %s, the body says %s %s', NEW.kind, NEW.api_version, bi.kind, bi.api_version));
+    END IF;
+    NEW.kind := bi.kind;
+    NEW.api_version := bi.api_version;
+    NEW.digest_keys := bi.digest_keys;
+    RETURN NEW;
+END
+$$;
