@@ -740,12 +740,40 @@ CREATE TABLE rekor_submission_keys (
 INSERT INTO rekor_submission_keys (envelope_sha256, log_key, queue_id)
 SELECT q.envelope_sha256, coalesce(q.log_id, '\x'::bytea), q.queue_id FROM rekor_submission_queue q;
 DROP INDEX rekor_queue_envelope;
-SELECT pg_catalog.pg_extension_config_dump('rekor_submission_keys', '');
-COMMENT ON TABLE rekor_submission_keys IS 'one row per (envelope, target log) ever enqueued: makes rekor_enqueue idempotent';
+COMMENT ON TABLE rekor_submission_keys IS 'one row per queue item: its (envelope, target log) key, which makes rekor_enqueue idempotent';
 CREATE TRIGGER rekor_submission_keys_append_only BEFORE UPDATE OR DELETE ON rekor_submission_keys
     FOR EACH ROW EXECUTE FUNCTION rekor_forbid_change();
 CREATE TRIGGER rekor_submission_keys_no_truncate BEFORE TRUNCATE ON rekor_submission_keys
     FOR EACH STATEMENT EXECUTE FUNCTION rekor_forbid_change();
+
+-- The keys are derived from the queue and follow it: an item inserted other than by rekor_enqueue
+-- (pg_restore of a dump, including a 0.1.0 dump, which has no keys; the owner's COPY) gets its key
+-- here, and deleting or truncating items (the owner purging the queue) removes theirs. So the
+-- table is not dumped (no pg_extension_config_dump): a restore rebuilds it.
+CREATE FUNCTION rekor_submission_keys_follow() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO @extschema@.rekor_submission_keys (envelope_sha256, log_key, queue_id)
+        SELECT n.envelope_sha256, coalesce(n.log_id, '\x'::bytea), n.queue_id FROM new_items n
+        WHERE NOT EXISTS (SELECT 1 FROM @extschema@.rekor_submission_keys k WHERE k.queue_id = n.queue_id)
+        ON CONFLICT DO NOTHING;
+    ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM @extschema@.rekor_submission_keys k WHERE k.queue_id IN (SELECT o.queue_id FROM old_items o);
+    ELSE
+        TRUNCATE @extschema@.rekor_submission_keys;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER rekor_submission_keys_on_insert AFTER INSERT ON rekor_submission_queue
+    REFERENCING NEW TABLE AS new_items FOR EACH STATEMENT EXECUTE FUNCTION rekor_submission_keys_follow();
+CREATE TRIGGER rekor_submission_keys_on_delete AFTER DELETE ON rekor_submission_queue
+    REFERENCING OLD TABLE AS old_items FOR EACH STATEMENT EXECUTE FUNCTION rekor_submission_keys_follow();
+CREATE TRIGGER rekor_submission_keys_on_truncate AFTER TRUNCATE ON rekor_submission_queue
+    FOR EACH STATEMENT EXECUTE FUNCTION rekor_submission_keys_follow();
 
 -- Claims the key first (waiting for a concurrent enqueue of the same envelope to commit or roll
 -- back), then inserts the item under the claimed queue_id; the loser returns the winner's queue_id.

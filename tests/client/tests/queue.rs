@@ -1334,6 +1334,34 @@ fn the_envelope_key_table_holds_one_row_per_item_and_cannot_be_changed() {
         3
     );
     assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_submission_keys"), 3);
+    // The keys follow the queue: an item stored without rekor_enqueue (what pg_restore does; the
+    // key table is not dumped) gets its key, so enqueueing its envelope again finds it.
+    let env3 = log.envelope_json(2);
+    c.batch_execute("CREATE TEMP TABLE saved AS SELECT * FROM rekor_submission_queue").unwrap();
+    let moved: i64 = c
+        .query_one(
+            "DELETE FROM rekor_submission_queue q WHERE q.envelope_sha256 =
+                 (SELECT envelope_sha256 FROM rekor_dsse_info($1::text::jsonb)) RETURNING q.queue_id",
+            &[&env3],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_submission_keys"), 2);
+    c.execute(
+        "INSERT INTO rekor_submission_queue OVERRIDING SYSTEM VALUE SELECT * FROM saved WHERE queue_id = $1",
+        &[&moved],
+    )
+    .unwrap();
+    let again: i64 = c.query_one("SELECT rekor_enqueue($1::text::jsonb)", &[&env3]).unwrap().get(0);
+    assert_eq!(again, moved);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_submission_keys"), 3);
+    // Purging an item removes its key (the envelope can be queued anew); TRUNCATE empties both.
+    c.execute("DELETE FROM rekor_submission_queue WHERE queue_id = $1", &[&moved]).unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_submission_keys"), 2);
+    let fresh: i64 = c.query_one("SELECT rekor_enqueue($1::text::jsonb)", &[&env3]).unwrap().get(0);
+    assert!(fresh > moved);
+    let n: i64 = c.query_one("SELECT count(*) FROM rekor_submission_queue WHERE queue_id = $1", &[&fresh]).unwrap().get(0);
+    assert_eq!(n, 1);
     // Append-only even for a superuser that is not the extension owner is covered in roles.rs; here
     // a role with every privilege but ownership cannot change a key.
     let role = unique_role("keys_rw");
@@ -1345,5 +1373,7 @@ fn the_envelope_key_table_holds_one_row_per_item_and_cannot_be_changed() {
     assert_eq!(sqlstate(c.execute("UPDATE rekor_submission_keys SET log_key = '\\x01'", &[])), "42501");
     assert_eq!(sqlstate(c.execute("DELETE FROM rekor_submission_keys", &[])), "42501");
     c.batch_execute("RESET ROLE").unwrap();
+    c.batch_execute("TRUNCATE rekor_submission_queue CASCADE").unwrap();
+    assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_submission_keys"), 0);
     done(c);
 }
