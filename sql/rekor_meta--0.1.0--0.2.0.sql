@@ -1083,3 +1083,59 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- rekor_dequeue (0.2.0): the dead-letter sweep is part of the one statement (a data-modifying CTE)
+-- instead of a statement of its own before it: one executor start-up per call, not two.
+CREATE OR REPLACE FUNCTION rekor_dequeue(worker text, batch integer DEFAULT 1, lease interval DEFAULT '5 minutes')
+RETURNS SETOF rekor_submission_queue
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    IF worker IS NULL OR worker = '' THEN
+        RAISE EXCEPTION 'worker must be a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF batch IS NULL OR batch < 1 OR batch > 1000 THEN
+        RAISE EXCEPTION 'batch must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('batch = %s', batch);
+    END IF;
+    IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
+        RAISE EXCEPTION 'lease must be positive and at most 1 day' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('lease = %s', lease);
+    END IF;
+    RETURN QUERY
+    WITH dead AS (
+        -- Items whose expired lease was their last attempt are dead, not handed out again.
+        UPDATE @extschema@.rekor_submission_queue q
+        SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL,
+            last_error = coalesce(q.last_error || '; ', '') || 'lease expired on the last attempt'
+        WHERE q.queue_id IN (SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+                             WHERE x.state = 'leased' AND x.lease_expires_at <= now() AND x.attempts >= x.max_attempts
+                             ORDER BY x.lease_expires_at LIMIT batch FOR UPDATE SKIP LOCKED)
+        RETURNING 1
+    ), pending AS (
+        SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+        WHERE x.state = 'pending' AND x.next_attempt_at <= now()
+        ORDER BY x.queue_id
+        LIMIT batch
+        FOR UPDATE SKIP LOCKED
+    ), expired AS (
+        SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+        WHERE x.state = 'leased' AND x.lease_expires_at <= now() AND x.attempts < x.max_attempts
+        ORDER BY x.lease_expires_at, x.queue_id
+        LIMIT batch
+        FOR UPDATE SKIP LOCKED
+    ), chosen AS (
+        SELECT c.queue_id FROM (SELECT queue_id FROM pending UNION ALL SELECT queue_id FROM expired) c
+        ORDER BY c.queue_id
+        LIMIT batch
+    )
+    UPDATE @extschema@.rekor_submission_queue q
+    SET state = 'leased', lease_owner = worker, lease_expires_at = now() + lease, attempts = q.attempts + 1
+    FROM chosen
+    WHERE q.queue_id = chosen.queue_id
+    RETURNING q.*;
+END
+$$;
