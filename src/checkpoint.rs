@@ -1,7 +1,8 @@
 //! SQL surface of signed checkpoints (C2SP signed notes as Rekor writes them) and log keys.
 //! Parsing errors raise 22P02 naming the line; key errors raise 22023. The tables, triggers, fork
 //! evidence and the witness are PL/pgSQL in sql/ built on these functions.
-use crate::error::{raise, INVALID_PARAMETER, INVALID_TEXT};
+use crate::args::Text;
+use crate::error::{raise, snippet, INVALID_PARAMETER, INVALID_TEXT};
 use pgrx::prelude::*;
 use rekor_meta_core::checkpoint::{parse_checkpoint, Checkpoint};
 use rekor_meta_core::keys::LogKey;
@@ -25,7 +26,7 @@ pub fn parse_key(key: &[u8]) -> LogKey {
 /// The fields of a checkpoint; `rekor_parse_checkpoint` (sql/) assembles them into a composite.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_checkpoint_fields(
-    note: &str,
+    note: Text<'_>,
 ) -> TableIterator<
     'static,
     (
@@ -38,7 +39,7 @@ fn rekor_checkpoint_fields(
         name!(signatures, Vec<Vec<u8>>),
     ),
 > {
-    let cp = parse_note(note);
+    let cp = parse_note(&note);
     // The parser bounds the size at 2^63 - 1, so the conversion cannot fail.
     let size = i64::try_from(cp.tree_size).unwrap_or(i64::MAX);
     let names = cp.signatures.iter().map(|s| s.name.clone()).collect();
@@ -49,39 +50,46 @@ fn rekor_checkpoint_fields(
 
 /// True when a signature line whose key hint matches `public_key` (DER SPKI or PEM) verifies.
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_verify_checkpoint(note: &str, public_key: &[u8]) -> bool {
-    let cp = parse_note(note);
+fn rekor_verify_checkpoint(note: Text<'_>, public_key: &[u8]) -> bool {
+    let cp = parse_note(&note);
     cp.verify_any_name(&parse_key(public_key)).is_some()
 }
 
 /// As above, with the key as PEM or base64 DER text.
 #[pg_extern(immutable, parallel_safe, strict, name = "rekor_verify_checkpoint")]
-fn rekor_verify_checkpoint_text(note: &str, public_key: &str) -> bool {
+fn rekor_verify_checkpoint_text(note: Text<'_>, public_key: Text<'_>) -> bool {
     rekor_verify_checkpoint(note, public_key.as_bytes())
 }
 
 /// Signed-note rule with a known signer: a line counts only if both its name and key hint match;
 /// true when one counts and every one that counts verifies.
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_checkpoint_signed_by(note: &str, public_key: &[u8], signer_name: &str) -> bool {
-    let cp = parse_note(note);
-    cp.verify(&parse_key(public_key), signer_name)
+fn rekor_checkpoint_signed_by(note: Text<'_>, public_key: &[u8], signer_name: Text<'_>) -> bool {
+    let cp = parse_note(&note);
+    cp.verify(&parse_key(public_key), &signer_name)
 }
 
 /// What `rekor_add_log` stores for a key: its type, canonical DER SPKI, and Rekor's log ID
 /// (SHA-256 of the SPKI for ECDSA; the signed-note key hash of name and key for Ed25519).
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_parse_log_key(
-    public_key: &str,
-    signer_name: &str,
+    public_key: Text<'_>,
+    signer_name: Text<'_>,
 ) -> TableIterator<'static, (name!(key_type, String), name!(public_key, Vec<u8>), name!(log_id, Vec<u8>))> {
-    if !rekor_meta_core::keys::is_valid_note_name(signer_name) {
+    if signer_name.len() > rekor_meta_core::keys::MAX_SIGNER_NAME_BYTES {
+        raise(
+            INVALID_PARAMETER,
+            format!("invalid signer name: longer than {} bytes", rekor_meta_core::keys::MAX_SIGNER_NAME_BYTES),
+            format!("signer name {:?}", snippet(&signer_name)),
+        );
+    }
+    if !rekor_meta_core::keys::is_valid_note_name(&signer_name) {
         raise(
             INVALID_PARAMETER,
             "invalid signer name: it must be non-empty and contain no whitespace or '+'",
-            format!("signer name {signer_name:?}"),
+            format!("signer name {:?}", snippet(&signer_name)),
         );
     }
     let key = parse_key(public_key.as_bytes());
-    TableIterator::once((key.key_type().as_str().to_string(), key.spki_der().to_vec(), key.log_id(signer_name).to_vec()))
+    TableIterator::once((key.key_type().as_str().to_string(), key.spki_der().to_vec(), key.log_id(&signer_name).to_vec()))
 }

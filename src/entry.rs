@@ -2,13 +2,15 @@
 //! bundles) into rows, and the pure checks the rekor_entries trigger (sql/030_entries.sql) runs.
 //! Functions used by the trigger return an error text instead of raising, so the trigger can raise
 //! one 23514 per failed check, in order, without a subtransaction per row.
+use crate::args::{ByteaArray, Jsonb, Text};
 use crate::checkpoint::parse_key;
-use crate::error::{raise, INVALID_PARAMETER};
+use crate::error::{raise, snippet, INVALID_PARAMETER, LIMIT_EXCEEDED};
 use pgrx::prelude::*;
 use rekor_meta_core::checkpoint::{parse_checkpoint, Checkpoint};
 use rekor_meta_core::evidence::{verify_evidence, Evidence, Trust};
 use rekor_meta_core::entry::{self as ent, LogEntry};
 use rekor_meta_core::keys::LogKey;
+use rekor_meta_core::json::MAX_JSON_BYTES;
 use rekor_meta_core::merkle;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -71,7 +73,7 @@ fn raise_entry(err: ent::EntryError) -> ! {
 /// The entries of a Rekor v1 REST response (`GET/POST /api/v1/log/entries`), one row each.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_parse_rest_response(
-    response: pgrx::JsonB,
+    response: Jsonb,
 ) -> TableIterator<
     'static,
     (
@@ -98,7 +100,7 @@ fn rekor_parse_rest_response(
 /// The transparency-log entries of a Sigstore bundle (v0.1 to v0.3), one row each.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_parse_bundle(
-    bundle: pgrx::JsonB,
+    bundle: Jsonb,
 ) -> TableIterator<
     'static,
     (
@@ -128,9 +130,10 @@ fn rekor_inclusion_proof_error(
     leaf_hash: &[u8],
     log_index: i64,
     tree_size: i64,
-    proof: Array<'_, &[u8]>,
+    proof: ByteaArray<'_>,
     root_hash: &[u8],
 ) -> Option<String> {
+    let proof = proof.0;
     let (Ok(index), Ok(size)) = (u64::try_from(log_index), u64::try_from(tree_size)) else {
         return Some(format!("negative index or size: index {log_index}, tree size {tree_size}"));
     };
@@ -179,9 +182,9 @@ fn with_key<R>(public_key: &[u8], f: impl FnOnce(&LogKey) -> R) -> R {
 /// origin, size and root, and an error text (NULL when the note parses and verifies).
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_checkpoint_check(
-    note: &str,
+    note: Text<'_>,
     public_key: &[u8],
-    signer_name: &str,
+    signer_name: Text<'_>,
 ) -> TableIterator<
     'static,
     (name!(origin, Option<String>), name!(tree_size, Option<i64>), name!(root_hash, Option<Vec<u8>>), name!(error, Option<String>)),
@@ -190,8 +193,8 @@ fn rekor_checkpoint_check(
         Ok(cp) => cp,
         Err(e) => return TableIterator::once((None, None, None, Some(format!("checkpoint does not parse: {e}")))),
     };
-    let ok = checkpoint_verified(note, public_key, signer_name, &cp);
-    let err = (!ok).then(|| format!("checkpoint signature does not verify under the log key as signer {signer_name:?}"));
+    let ok = checkpoint_verified(&note, public_key, &signer_name, &cp);
+    let err = (!ok).then(|| format!("checkpoint signature does not verify under the log key as signer {:?}", snippet(&signer_name)));
     TableIterator::once((Some(cp.origin), Some(to_i64(cp.tree_size)), Some(cp.root_hash.to_vec()), err))
 }
 
@@ -226,20 +229,20 @@ fn checkpoint_verified(note: &str, public_key: &[u8], signer_name: &str, cp: &Ch
 #[allow(clippy::too_many_arguments)]
 fn rekor_entry_evidence_check(
     body: Option<&[u8]>,
-    entry_uuid: Option<&str>,
+    entry_uuid: Option<Text<'_>>,
     leaf_hash: Option<&[u8]>,
     proof_log_index: Option<i64>,
     tree_size: Option<i64>,
     root_hash: Option<&[u8]>,
-    proof_hashes: Option<Array<'_, &[u8]>>,
-    checkpoint: Option<&str>,
+    proof_hashes: Option<ByteaArray<'_>>,
+    checkpoint: Option<Text<'_>>,
     signed_entry_timestamp: Option<&[u8]>,
     integrated_time: Option<i64>,
     log_id: Option<&[u8]>,
     log_index: Option<i64>,
     public_key: Option<&[u8]>,
-    signer_name: Option<&str>,
-    origin: Option<&str>,
+    signer_name: Option<Text<'_>>,
+    origin: Option<Text<'_>>,
     origin_is_prefix: Option<bool>,
 ) -> TableIterator<
     'static,
@@ -253,11 +256,13 @@ fn rekor_entry_evidence_check(
     ),
 > {
     let failed = |check: i32, message: &str, detail: String| TableIterator::once((Some(check), Some(message.to_string()), Some(detail), None, None, None));
+    let entry_uuid: Option<&str> = entry_uuid.as_ref().map(|t| t.0);
     let (Some(body), Some(pidx), Some(size), Some(root), Some(proof), Some(note), Some(log_id), Some(gidx), Some(pk), Some(signer), Some(origin)) =
-        (body, proof_log_index, tree_size, root_hash, proof_hashes, checkpoint, log_id, log_index, public_key, signer_name, origin)
+        (body, proof_log_index, tree_size, root_hash, proof_hashes.map(|p| p.0), checkpoint, log_id, log_index, public_key, signer_name, origin)
     else {
         return failed(0, "entry is missing its evidence", "body, proof_log_index, tree_size, root_hash, proof_hashes, checkpoint, log_id, log_index and the log key are required".into());
     };
+    let (note, signer, origin): (&str, &str, &str) = (note.0, signer.0, origin.0);
     let (Ok(pidx), Ok(size), Ok(gidx)) = (u64::try_from(pidx), u64::try_from(size), u64::try_from(gidx)) else {
         return failed(2, "check 2 (inclusion proof): the proof is malformed", format!("negative index or size: proof index {pidx}, tree size {size}, log index {gidx}"));
     };
@@ -298,7 +303,7 @@ fn rekor_entry_evidence_check(
             return failed(
                 3,
                 "check 3 (checkpoint): the checkpoint is of another shard than the entry UUID names",
-                format!("UUID tree id {uuid_tree}, checkpoint origin {:?}", v.checkpoint.origin),
+                format!("UUID tree id {uuid_tree}, checkpoint origin {:?}", snippet(&v.checkpoint.origin)),
             );
         }
     }
@@ -334,6 +339,11 @@ fn rekor_verify_set(
     log_index: i64,
     public_key: &[u8],
 ) -> bool {
+    // The signed payload holds the body in base64; no Rekor entry body is larger than a JSON
+    // document is read (rekor_meta_core::json::MAX_JSON_BYTES).
+    if body.len() > MAX_JSON_BYTES {
+        raise(LIMIT_EXCEEDED, "body is too large", format!("body is {} bytes, over the limit of {MAX_JSON_BYTES}", body.len()));
+    }
     let Ok(index) = u64::try_from(log_index) else { return false };
     let payload = ent::set_payload_parts(body, integrated_time, log_id, index);
     with_key(public_key, |k| k.verify(&payload, signed_entry_timestamp))
@@ -367,18 +377,27 @@ fn digest_key(algorithm: &str, value: &[u8]) -> Vec<u8> {
 
 /// The lookup key `rekor_entries_by_digest` searches for ("sha256" / "sha384" / "sha512").
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_digest_key(algorithm: &str, digest: &[u8]) -> Vec<u8> {
-    let alg = algorithm.to_ascii_lowercase().replace(['-', '_'], "");
-    let alg = match alg.as_str() {
-        "sha256" | "sha2256" => "sha256",
-        "sha384" | "sha2384" => "sha384",
-        "sha512" | "sha2512" => "sha512",
+fn rekor_digest_key(algorithm: Text<'_>, digest: &[u8]) -> Vec<u8> {
+    // Every spelling accepted is at most 8 characters: a longer name is not copied.
+    let alg = if algorithm.len() <= 16 { algorithm.to_ascii_lowercase().replace(['-', '_'], "") } else { String::new() };
+    let (alg, len) = match alg.as_str() {
+        "sha256" | "sha2256" => ("sha256", 32),
+        "sha384" | "sha2384" => ("sha384", 48),
+        "sha512" | "sha2512" => ("sha512", 64),
         _ => raise(
             INVALID_PARAMETER,
             "unsupported digest algorithm",
-            format!("algorithm {algorithm:?}; use sha256, sha384 or sha512"),
+            format!("algorithm {:?}; use sha256, sha384 or sha512", snippet(&algorithm)),
         ),
     };
+    // A shorter digest finds nothing; a longer one cannot be one (and is not copied).
+    if digest.len() > len {
+        raise(
+            INVALID_PARAMETER,
+            format!("digest is longer than a {alg} digest"),
+            format!("digest is {} bytes, a {alg} digest is {len}", digest.len()),
+        );
+    }
     digest_key(alg, digest)
 }
 

@@ -19,3 +19,12 @@ pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, detail: impl Into
     // report(ERROR) does not return; this only satisfies the type checker.
     unreachable!("ereport(ERROR) returned")
 }
+
+/// A user-supplied string shortened for a message: its first 80 characters.
+pub fn snippet(s: &str) -> String {
+    const LIMIT: usize = 80;
+    match s.char_indices().nth(LIMIT) {
+        None => s.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &s[..cut], s.len()),
+    }
+}

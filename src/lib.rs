@@ -6,6 +6,7 @@
 ::pgrx::pg_module_magic!(name, version);
 
 mod error;
+mod args;
 mod merkle;
 mod checkpoint;
 mod entry;

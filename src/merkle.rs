@@ -1,6 +1,7 @@
 //! SQL surface of the RFC 6962 / RFC 9162 Merkle core: hashing, reference roots and proofs, and
 //! proof verification. A well-formed proof that does not reach the root returns false; malformed
 //! input raises 22023 with a message naming the failed check.
+use crate::args::ByteaArray;
 use crate::error::{raise, INVALID_PARAMETER, LIMIT_EXCEEDED};
 use pgrx::prelude::*;
 use rekor_meta_core::merkle::{self as mk, Hash, HashRole, MerkleError, MAX_PROOF_HASHES};
@@ -88,14 +89,14 @@ fn rekor_node_hash(left: &[u8], right: &[u8]) -> Vec<u8> {
 
 /// The Merkle tree hash of raw leaf entries (each is leaf-hashed first). Empty array: SHA-256("").
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_merkle_root(leaves: Array<'_, &[u8]>) -> Vec<u8> {
-    mk::root_from_leaf_hashes(&leaf_hashes_of(&leaves)).to_vec()
+fn rekor_merkle_root(leaves: ByteaArray<'_>) -> Vec<u8> {
+    mk::root_from_leaf_hashes(&leaf_hashes_of(&leaves.0)).to_vec()
 }
 
 /// The inclusion proof (RFC 6962 PATH) for leaf `log_index` of the tree over raw `leaves`.
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_merkle_inclusion_proof(leaves: Array<'_, &[u8]>, log_index: i64) -> Vec<Vec<u8>> {
-    let hashes = leaf_hashes_of(&leaves);
+fn rekor_merkle_inclusion_proof(leaves: ByteaArray<'_>, log_index: i64) -> Vec<Vec<u8>> {
+    let hashes = leaf_hashes_of(&leaves.0);
     let index = non_negative("log_index", log_index);
     let index = usize::try_from(index).unwrap_or(usize::MAX);
     match mk::inclusion_proof(&hashes, index) {
@@ -106,8 +107,8 @@ fn rekor_merkle_inclusion_proof(leaves: Array<'_, &[u8]>, log_index: i64) -> Vec
 
 /// The consistency proof (RFC 6962 PROOF) from the first `size1` of raw `leaves` to all of them.
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_merkle_consistency_proof(leaves: Array<'_, &[u8]>, size1: i64) -> Vec<Vec<u8>> {
-    let hashes = leaf_hashes_of(&leaves);
+fn rekor_merkle_consistency_proof(leaves: ByteaArray<'_>, size1: i64) -> Vec<Vec<u8>> {
+    let hashes = leaf_hashes_of(&leaves.0);
     let m = usize::try_from(non_negative("size1", size1)).unwrap_or(usize::MAX);
     match mk::consistency_proof(&hashes, m) {
         Ok(p) => p.iter().map(|h| h.to_vec()).collect(),
@@ -117,10 +118,10 @@ fn rekor_merkle_consistency_proof(leaves: Array<'_, &[u8]>, size1: i64) -> Vec<V
 
 /// The root an inclusion proof leads to (RFC 9162 §2.1.3.2); errors on malformed input.
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_inclusion_root(leaf_hash: &[u8], log_index: i64, tree_size: i64, proof: Array<'_, &[u8]>) -> Vec<u8> {
+fn rekor_inclusion_root(leaf_hash: &[u8], log_index: i64, tree_size: i64, proof: ByteaArray<'_>) -> Vec<u8> {
     let index = non_negative("log_index", log_index);
     let size = non_negative("tree_size", tree_size);
-    let hashes = proof_hashes(&proof);
+    let hashes = proof_hashes(&proof.0);
     let p = as_slices(&hashes);
     match mk::root_from_inclusion_proof(index, size, leaf_hash, &p) {
         Ok(root) => root.to_vec(),
@@ -134,12 +135,12 @@ fn rekor_verify_inclusion_proof(
     leaf_hash: &[u8],
     log_index: i64,
     tree_size: i64,
-    proof: Array<'_, &[u8]>,
+    proof: ByteaArray<'_>,
     root_hash: &[u8],
 ) -> bool {
     let index = non_negative("log_index", log_index);
     let size = non_negative("tree_size", tree_size);
-    let hashes = proof_hashes(&proof);
+    let hashes = proof_hashes(&proof.0);
     let p = as_slices(&hashes);
     match mk::verify_inclusion(index, size, leaf_hash, &p, root_hash) {
         Ok(()) => true,
@@ -150,10 +151,10 @@ fn rekor_verify_inclusion_proof(
 
 /// True when `proof` shows the tree of `size2` (`root2`) extends the tree of `size1` (`root1`).
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_verify_consistency(size1: i64, size2: i64, root1: &[u8], root2: &[u8], proof: Array<'_, &[u8]>) -> bool {
+fn rekor_verify_consistency(size1: i64, size2: i64, root1: &[u8], root2: &[u8], proof: ByteaArray<'_>) -> bool {
     let s1 = non_negative("size1", size1);
     let s2 = non_negative("size2", size2);
-    let hashes = proof_hashes(&proof);
+    let hashes = proof_hashes(&proof.0);
     let p = as_slices(&hashes);
     match mk::verify_consistency(s1, s2, root1, root2, &p) {
         Ok(()) => true,

@@ -1,5 +1,6 @@
 //! SQL helpers of the submission queue (sql/040_queue.sql): DSSE envelope validation and digests on
 //! enqueue, and the check that a logged Rekor entry is exactly the queued envelope.
+use crate::args::Jsonb;
 use crate::error::{raise, INVALID_PARAMETER};
 use pgrx::prelude::*;
 use rekor_meta_core::dsse;
@@ -10,7 +11,7 @@ use sha2::{Digest, Sha256};
 /// keyid) and returns the digests the queue stores; 22023 naming the bad field otherwise.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_dsse_info(
-    envelope: pgrx::JsonB,
+    envelope: Jsonb,
 ) -> TableIterator<
     'static,
     (
@@ -22,12 +23,11 @@ fn rekor_dsse_info(
 > {
     let env = dsse::parse_envelope(&envelope.0)
         .unwrap_or_else(|e| raise(INVALID_PARAMETER, format!("invalid DSSE envelope: {e}"), format!("at {}", e.path())));
-    TableIterator::once((
-        env.payload_type.clone(),
-        env.payload_sha256().to_vec(),
-        dsse::envelope_sha256(&envelope.0).to_vec(),
-        env.pae_sha256().to_vec(),
-    ))
+    let (payload_sha256, envelope_sha256, pae_sha256) =
+        (env.payload_sha256().to_vec(), dsse::envelope_sha256(&envelope.0).to_vec(), env.pae_sha256().to_vec());
+    drop(envelope);
+    // Moved, not cloned: the payload type is the only part of the envelope returned.
+    TableIterator::once((env.payload_type, payload_sha256, envelope_sha256, pae_sha256))
 }
 
 /// Why the entry `body` does not log `envelope`, or NULL when it does:
@@ -35,7 +35,7 @@ fn rekor_dsse_info(
 /// hashedrekord — the artifact digest is SHA-256 of the envelope's PAE and the signature is one of
 /// the envelope's (the form Rekor v2 accepts).
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_entry_envelope_mismatch(body: &[u8], envelope: pgrx::JsonB) -> Option<String> {
+fn rekor_entry_envelope_mismatch(body: &[u8], envelope: Jsonb) -> Option<String> {
     let env = match dsse::parse_envelope(&envelope.0) {
         Ok(e) => e,
         Err(e) => return Some(format!("the queued envelope does not parse: {e}")),
@@ -88,6 +88,6 @@ fn rekor_entry_envelope_mismatch(body: &[u8], envelope: pgrx::JsonB) -> Option<S
             }
             None
         }
-        other => Some(format!("a {other} entry cannot log a DSSE envelope (expected dsse, intoto or hashedrekord)")),
+        other => Some(format!("a {} entry cannot log a DSSE envelope (expected dsse, intoto or hashedrekord)", crate::error::snippet(other))),
     }
 }

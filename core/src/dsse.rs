@@ -169,7 +169,18 @@ impl Envelope {
 
     /// SHA-256 of the PAE: the digest an ECDSA P-256 signature over the envelope signs.
     pub fn pae_sha256(&self) -> [u8; 32] {
-        Sha256::digest(self.pae()).into()
+        // Hashed in pieces: the PAE is never held (it is as large as the payload).
+        let t = self.payload_type.as_bytes();
+        let mut h = Sha256::new();
+        h.update(b"DSSEv1 ");
+        h.update(t.len().to_string().as_bytes());
+        h.update(b" ");
+        h.update(t);
+        h.update(b" ");
+        h.update(self.payload.len().to_string().as_bytes());
+        h.update(b" ");
+        h.update(&self.payload);
+        h.finalize().into()
     }
 }
 
@@ -177,7 +188,7 @@ impl Envelope {
 /// Rekor's dsse `envelopeHash` when the client sent exactly that form, which sigstore-go does for
 /// envelopes without key ids; for other clients see [`envelope_hash_candidates`].
 pub fn envelope_sha256(v: &Value) -> [u8; 32] {
-    Sha256::digest(crate::entry::canonical_json(v)).into()
+    crate::entry::canonical_json_sha256(v)
 }
 
 /// A way a client serialises an envelope when it submits it to Rekor. All are compact JSON.

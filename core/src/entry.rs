@@ -832,17 +832,18 @@ pub fn set_payload(e: &LogEntry) -> Vec<u8> {
 
 /// [`set_payload`] from its parts.
 pub fn set_payload_parts(body: &[u8], integrated_time: i64, log_id: &[u8], log_index: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() / 3 * 4 + 132);
-    out.extend_from_slice(b"{\"body\":\"");
-    out.extend_from_slice(STANDARD.encode(body).as_bytes());
-    out.extend_from_slice(b"\",\"integratedTime\":");
-    out.extend_from_slice(jcs_i64(integrated_time).as_bytes());
-    out.extend_from_slice(b",\"logID\":\"");
-    out.extend_from_slice(hex::encode(log_id).as_bytes());
-    out.extend_from_slice(b"\",\"logIndex\":");
-    out.extend_from_slice(jcs_u64(log_index).as_bytes());
-    out.push(b'}');
-    out
+    // Encoded in place: the payload is the only copy of the body made.
+    let mut out = String::with_capacity(body.len() / 3 * 4 + 4 + 2 * log_id.len() + 132);
+    out.push_str("{\"body\":\"");
+    STANDARD.encode_string(body, &mut out);
+    out.push_str("\",\"integratedTime\":");
+    out.push_str(&jcs_i64(integrated_time));
+    out.push_str(",\"logID\":\"");
+    out.push_str(&hex::encode(log_id));
+    out.push_str("\",\"logIndex\":");
+    out.push_str(&jcs_u64(log_index));
+    out.push('}');
+    out.into_bytes()
 }
 
 /// Integers at most this large in magnitude are exact in an IEEE double.
@@ -918,6 +919,12 @@ fn es_number(x: f64) -> String {
 /// Appends `s` as an RFC 8785 string: only '"', '\\' and control characters are escaped.
 pub(crate) fn jcs_string(out: &mut String, s: &str) {
     out.push('"');
+    jcs_escape(out, s);
+    out.push('"');
+}
+
+/// Appends the characters of `s` escaped as in an RFC 8785 string, without the quotes.
+fn jcs_escape(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -931,7 +938,6 @@ pub(crate) fn jcs_string(out: &mut String, s: &str) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 fn jcs_number(n: &serde_json::Number) -> String {
@@ -948,21 +954,56 @@ fn jcs_number(n: &serde_json::Number) -> String {
 /// no whitespace, minimal string escaping, ECMAScript number formatting. Iterative, so no input
 /// depth can exhaust the stack.
 pub fn canonical_json(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    canonical_json_chunks(v, &mut |chunk| out.extend_from_slice(chunk));
+    out
+}
+
+/// SHA-256 of [`canonical_json`], without holding the canonical text: a string of control
+/// characters escapes to six times its size.
+pub fn canonical_json_sha256(v: &Value) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    canonical_json_chunks(v, &mut |chunk| h.update(chunk));
+    h.finalize().into()
+}
+
+/// [`canonical_json`] handed to `sink` in pieces of about 64 KiB.
+pub fn canonical_json_chunks(v: &Value, sink: &mut dyn FnMut(&[u8])) {
+    const CHUNK: usize = 64 * 1024;
     enum Item<'a> {
         Value(&'a Value),
         Key(&'a str),
         Raw(&'static str),
+    }
+    // A long string is escaped a slice at a time (at char boundaries; escaping is per char).
+    fn string(out: &mut String, s: &str, sink: &mut dyn FnMut(&[u8])) {
+        out.push('"');
+        let mut rest = s;
+        while !rest.is_empty() {
+            let mut cut = rest.len().min(CHUNK);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            jcs_escape(out, &rest[..cut]);
+            rest = &rest[cut..];
+            if out.len() >= CHUNK {
+                sink(out.as_bytes());
+                out.clear();
+            }
+        }
+        out.push('"');
     }
     let mut out = String::new();
     let mut stack = vec![Item::Value(v)];
     while let Some(item) = stack.pop() {
         match item {
             Item::Raw(s) => out.push_str(s),
-            Item::Key(k) => jcs_string(&mut out, k),
+            Item::Key(k) => string(&mut out, k, sink),
             Item::Value(Value::Null) => out.push_str("null"),
             Item::Value(Value::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
             Item::Value(Value::Number(n)) => out.push_str(&jcs_number(n)),
-            Item::Value(Value::String(s)) => jcs_string(&mut out, s),
+            Item::Value(Value::String(s)) => string(&mut out, s, sink),
             Item::Value(Value::Array(a)) => {
                 out.push('[');
                 stack.push(Item::Raw("]"));
@@ -988,8 +1029,12 @@ pub fn canonical_json(v: &Value) -> Vec<u8> {
                 }
             }
         }
+        if out.len() >= CHUNK {
+            sink(out.as_bytes());
+            out.clear();
+        }
     }
-    out.into_bytes()
+    sink(out.as_bytes());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1126,6 +1171,8 @@ fn sig_array<'a>(spec: &'a Value, keys: &[&str]) -> Result<Option<(&'a Vec<Value
 /// Parses a canonicalized body: a JSON object with string `kind`, string `apiVersion` and object
 /// `spec`. Known kinds yield their digests, signatures and keys; unknown kinds yield none (still Ok).
 pub fn parse_body(body: &[u8]) -> Result<ParsedBody, EntryError> {
+    // Size, depth and value count first: a Value can take many times its text.
+    crate::json::check_json_limits(body).map_err(|e| EntryError::NotJson { path: "$".into(), detail: e.to_string() })?;
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| EntryError::NotJson { path: "$".into(), detail: e.to_string() })?;
     let root = Obj::new(&v, "$", "an object {kind, apiVersion, spec}")?;

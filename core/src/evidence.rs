@@ -112,7 +112,7 @@ pub fn verify_evidence(
     let mut tree_id = None;
     if let Some(uuid) = e.uuid {
         let Some((tid, uuid_leaf)) = uuid_parts(uuid) else {
-            return Err(fail(1, "check 1 (leaf hash): entry UUID is not 64 or 80 hex digits", format!("uuid {uuid:?}")));
+            return Err(fail(1, "check 1 (leaf hash): entry UUID is not 64 or 80 hex digits", format!("uuid {:?}", crate::entry::snippet(uuid))));
         };
         if uuid_leaf != leaf_hex {
             return Err(fail(
@@ -176,6 +176,15 @@ pub fn verify_evidence(
 
     // 4. Where a SET is present, it verifies over the canonical JSON Rekor signs.
     if let Some(set) = e.signed_entry_timestamp {
+        // The signed payload holds the body in base64: a body no Rekor entry can have (check 5
+        // reads at most MAX_JSON_BYTES) is refused before that copy is made.
+        if e.body.len() > crate::json::MAX_JSON_BYTES {
+            return Err(fail(
+                4,
+                "check 4 (signed entry timestamp): the body is too large to verify",
+                format!("body is {} bytes, over the limit of {}", e.body.len(), crate::json::MAX_JSON_BYTES),
+            ));
+        }
         let ok = match e.integrated_time {
             Some(t) => trust.key.verify(&set_payload_parts(e.body, t, e.log_id, e.log_index), set),
             None => false,

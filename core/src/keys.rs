@@ -23,6 +23,9 @@ pub const ED25519_SIG_LEN: usize = 64;
 pub const VKEY_TYPE_ED25519: u8 = 0x01;
 /// C2SP signed-note signature type byte for ECDSA keys given as DER SPKI (transparency-dev/formats).
 pub const VKEY_TYPE_ECDSA: u8 = 0x02;
+/// Longest key input read (PEM, base64 or DER): a P-256 or Ed25519 key is under 200 bytes in any
+/// form; the limit keeps a hostile key from costing more than its own size to reject.
+pub const MAX_KEY_INPUT_BYTES: usize = 16 * 1024;
 
 const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 const OID_PRIME256V1: &str = "1.2.840.10045.3.1.7";
@@ -94,6 +97,8 @@ pub enum KeyError {
     UnsupportedVkeyType { type_byte: u8 },
     /// The verifier key's hint does not match the hint computed from its name and key.
     VkeyHintMismatch { name: String, given: String, computed: String },
+    /// The key input is longer than [`MAX_KEY_INPUT_BYTES`].
+    TooLong { got: usize, limit: usize },
 }
 
 impl fmt::Display for KeyError {
@@ -101,6 +106,7 @@ impl fmt::Display for KeyError {
         use KeyError::*;
         match self {
             Empty => f.write_str("public key input is empty"),
+            TooLong { got, limit } => write!(f, "public key input is {got} bytes, over the limit of {limit}"),
             BadPem { reason } => write!(f, "bad PEM: {reason}"),
             PemLabel { label } => write!(
                 f,
@@ -151,6 +157,9 @@ impl LogKey {
     /// Accepts PEM text ("-----BEGIN PUBLIC KEY-----"), DER SubjectPublicKeyInfo bytes, or base64 of DER
     /// (whitespace tolerated).
     pub fn parse(input: &[u8]) -> Result<LogKey, KeyError> {
+        if input.len() > MAX_KEY_INPUT_BYTES {
+            return Err(KeyError::TooLong { got: input.len(), limit: MAX_KEY_INPUT_BYTES });
+        }
         // Binary DER starts with a SEQUENCE tag; base64 of a SEQUENCE starts with 'M', so this never
         // misreads text. DER is not trimmed: its last bytes may legitimately be whitespace values.
         if input.first() == Some(&DER_SEQUENCE) {
@@ -366,6 +375,10 @@ impl LogKey {
         [id[0], id[1], id[2], id[3]]
     }
 }
+
+/// Longest signer name a trusted log may have (rekor_add_log): log names are host names and paths,
+/// far shorter; the limit keeps a hostile name from being stored, indexed and hashed at any size.
+pub const MAX_SIGNER_NAME_BYTES: usize = 1024;
 
 /// C2SP signed-note name rule (as golang.org/x/mod/sumdb/note): non-empty, no whitespace, no '+'.
 pub fn is_valid_note_name(name: &str) -> bool {

@@ -8,3 +8,4 @@ pub mod checkpoint;
 pub mod entry;
 pub mod dsse;
 pub mod evidence;
+pub mod json;

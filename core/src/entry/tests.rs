@@ -1341,3 +1341,33 @@ fn dsse_v001_bodies_record_every_signature_with_its_verifier() {
     );
     assert!(p.public_key.as_deref().expect("key").starts_with(b"-----BEGIN CERTIFICATE-----"));
 }
+
+#[test]
+fn canonical_json_in_chunks_is_the_same_text() {
+    // Strings longer than a chunk, with control characters (escaped to six bytes) and multi-byte
+    // characters across the 64 KiB slice boundaries.
+    let long: String = (0..200_000u32).map(|i| ['\u{1}', 'é', 'a', '"', '😀', '\n'][(i % 6) as usize]).collect();
+    let v = json!({"z": long, "a": [1, 2.5, null, {"k\u{1}": long}], "m": "x"});
+    let whole = canonical_json(&v);
+    let mut chunks = Vec::new();
+    canonical_json_chunks(&v, &mut |c| chunks.push(c.to_vec()));
+    assert!(chunks.len() > 10, "{} chunks", chunks.len());
+    assert!(chunks.iter().all(|c| c.len() < 2 * 64 * 1024), "a chunk is not bounded");
+    assert_eq!(chunks.concat(), whole);
+    assert_eq!(canonical_json_sha256(&v).to_vec(), Sha256::digest(&whole).to_vec());
+    assert_eq!(canonical_json(&json!({"b": "\u{1f}", "a": 1})), br#"{"a":1,"b":"\u001f"}"#.to_vec());
+}
+
+#[test]
+fn bodies_over_the_json_limits_are_not_json() {
+    use crate::json::{MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_JSON_VALUES};
+    let deep = format!("{}{}", "[".repeat(MAX_JSON_DEPTH + 1), "]".repeat(MAX_JSON_DEPTH + 1));
+    let many = format!("[{}]", vec!["0"; MAX_JSON_VALUES + 1].join(","));
+    let big = format!("\"{}\"", "a".repeat(MAX_JSON_BYTES));
+    for (body, want) in [(deep, "deeper than"), (many, "values"), (big, "over the limit")] {
+        match parse_body(body.as_bytes()) {
+            Err(e @ EntryError::NotJson { .. }) => assert!(e.to_string().contains(want), "{e}"),
+            other => panic!("{want}: {:?}", other.map(|p| p.kind)),
+        }
+    }
+}

@@ -726,3 +726,14 @@ fn key_error_messages_are_one_line() {
         assert!(!text.is_empty() && !text.contains('\n'), "{text:?}");
     }
 }
+
+#[test]
+fn oversized_key_input_is_refused_before_decoding() {
+    let long = vec![b'A'; MAX_KEY_INPUT_BYTES + 1];
+    assert_eq!(LogKey::parse(&long), Err(KeyError::TooLong { got: MAX_KEY_INPUT_BYTES + 1, limit: MAX_KEY_INPUT_BYTES }));
+    let mut der = vec![0x30u8];
+    der.resize(100 << 20, 0);
+    assert!(matches!(LogKey::parse(&der), Err(KeyError::TooLong { .. })));
+    // At the limit the key is read (and rejected for what it is).
+    assert!(!matches!(LogKey::parse(&long[..MAX_KEY_INPUT_BYTES]), Err(KeyError::TooLong { .. })));
+}
