@@ -64,10 +64,12 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog
 AS $$
 BEGIN
+    -- Paths and details can carry document text: bounded, so an error never echoes a huge input.
     IF detail IS NULL THEN
-        RAISE EXCEPTION 'invalid VEX document: % %', path, problem USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'invalid VEX document: % %', left(path, 200), left(problem, 500) USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    RAISE EXCEPTION 'invalid VEX document: % %', path, problem USING ERRCODE = 'invalid_parameter_value', DETAIL = detail;
+    RAISE EXCEPTION 'invalid VEX document: % %', left(path, 200), left(problem, 500)
+        USING ERRCODE = 'invalid_parameter_value', DETAIL = left(detail, 2000);
 END
 $$;
 
@@ -798,7 +800,7 @@ BEGIN
     END IF;
     IF log_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $2) THEN
         RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('log_id %s is not in rekor_logs', encode(log_id, 'hex'));
+            DETAIL = format('log_id %s is not in rekor_logs', left(encode(log_id, 'hex'), 200));
     END IF;
     SELECT * INTO d FROM @extschema@.rekor_dsse_info(envelope);
     INSERT INTO @extschema@.rekor_submission_keys AS k (envelope_sha256, log_key, queue_id)
@@ -819,39 +821,88 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION rekor_enqueue_batch(envelopes jsonb[], log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10)
-RETURNS SETOF bigint
+-- The shape of an array argument, read before anything unpacks it (Rust, src/queue.rs). In a fresh
+-- install pgrx has created it already; CREATE OR REPLACE makes the same function either way.
+CREATE OR REPLACE FUNCTION "rekor_array_shape"(
+	"a" anyarray,
+	"max_bytes" bigint
+) RETURNS TABLE (
+	"raw_size" bigint,
+	"ndims" INT,
+	"dims" TEXT,
+	"items" bigint,
+	"first_null" bigint
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'rekor_array_shape_wrapper';
+
+-- Raises for unusable rekor_enqueue_batch arguments (the SQL body below cannot RAISE itself).
+CREATE FUNCTION rekor_enqueue_batch_check(raw_size bigint, ndims integer, dims text, first_null bigint, n bigint,
+                                          log_id bytea, max_attempts integer)
+RETURNS boolean
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog
 AS $$
-#variable_conflict use_column
-DECLARE
-    ids bigint[];
-    shas bytea[];
 BEGIN
-    IF envelopes IS NULL OR array_ndims(envelopes) > 1 THEN
-        RAISE EXCEPTION 'envelopes must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('dimensions %s', coalesce(array_dims(envelopes), 'NULL array'));
+    IF raw_size IS NULL THEN
+        RAISE EXCEPTION 'envelopes must not be NULL' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF array_position(envelopes, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'envelopes must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('envelopes[%s] is NULL', array_position(envelopes, NULL));
-    END IF;
-    IF cardinality(envelopes) > 10000 THEN
+    IF raw_size > 67108864 THEN
         RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
-            DETAIL = format('%s envelopes; at most 10000 per call', cardinality(envelopes));
+            DETAIL = format('%s bytes of envelopes; at most 64 MiB per call', raw_size);
+    END IF;
+    IF ndims > 1 THEN
+        RAISE EXCEPTION 'envelopes must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('dimensions %s', left(dims, 200));
+    END IF;
+    IF first_null IS NOT NULL THEN
+        RAISE EXCEPTION 'envelopes must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('envelopes[%s] is NULL', first_null);
+    END IF;
+    IF n > 10000 THEN
+        RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
+            DETAIL = format('%s envelopes; at most 10000 per call', n);
     END IF;
     IF max_attempts IS NULL OR max_attempts < 1 OR max_attempts > 1000 THEN
         RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('max_attempts = %s', max_attempts);
     END IF;
-    IF $2 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $2) THEN
+    IF log_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $6) THEN
         RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('log_id %s is not in rekor_logs', encode($2, 'hex'));
+            DETAIL = format('log_id %s is not in rekor_logs', left(encode(log_id, 'hex'), 200));
     END IF;
-    WITH input AS (
-        SELECT u.o, u.e, d.* FROM unnest(envelopes) WITH ORDINALITY AS u(e, o),
+    RETURN true;
+END
+$$;
+
+-- The queue_id of a key, read with a snapshot of its own (VOLATILE): finds a key that a concurrent
+-- enqueue committed while the calling statement waited on it, which that statement cannot see.
+CREATE FUNCTION rekor_submission_key_now(envelope_sha256 bytea, log_key bytea) RETURNS bigint
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog
+AS $$
+    SELECT k.queue_id FROM @extschema@.rekor_submission_keys k WHERE k.envelope_sha256 = $1 AND k.log_key = $2
+$$;
+
+-- One SQL statement (LANGUAGE sql): PL/pgSQL would expand the whole array argument into a copy of
+-- its own on entry, doubling the memory a large batch takes.
+CREATE OR REPLACE FUNCTION rekor_enqueue_batch(envelopes jsonb[], log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10)
+RETURNS SETOF bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+    WITH ok AS MATERIALIZED (
+        -- The array's size comes from its header: a huge batch is refused before it is unpacked.
+        SELECT @extschema@.rekor_enqueue_batch_check(s.raw_size, s.ndims, s.dims, s.first_null, s.items,
+                                                    log_id, max_attempts) AS checked
+        FROM (SELECT 1) AS one
+        LEFT JOIN LATERAL @extschema@.rekor_array_shape(envelopes, 67108864) AS s ON true
+    ), input AS (
+        -- LATERAL on ok: the arguments are checked before the first envelope is looked at.
+        SELECT u.o, u.e, d.*
+        FROM ok, LATERAL unnest(CASE WHEN ok.checked THEN envelopes END) WITH ORDINALITY AS u(e, o),
              LATERAL @extschema@.rekor_dsse_info(u.e) AS d
     ), numbered AS (
         -- The first occurrence of each envelope, numbered in input order (a single worker dequeues
@@ -861,34 +912,26 @@ BEGIN
               ORDER BY g.o) f
     ), claimed AS (
         INSERT INTO @extschema@.rekor_submission_keys AS k (envelope_sha256, log_key, queue_id)
-        SELECT n.envelope_sha256, coalesce($2, '\x'::bytea), n.new_id FROM numbered n ORDER BY n.o
+        SELECT n.envelope_sha256, coalesce(log_id, '\x'::bytea), n.new_id FROM numbered n ORDER BY n.o
         ON CONFLICT DO NOTHING
         RETURNING k.queue_id, k.envelope_sha256
     ), inserted AS (
         INSERT INTO @extschema@.rekor_submission_queue (queue_id, envelope, payload_type, payload_sha256, envelope_sha256,
                                                         pae_sha256, log_id, max_attempts)
         OVERRIDING SYSTEM VALUE
-        SELECT c.queue_id, n.e, n.payload_type, n.payload_sha256, n.envelope_sha256, n.pae_sha256, $2, $3
+        SELECT c.queue_id, n.e, n.payload_type, n.payload_sha256, n.envelope_sha256, n.pae_sha256, log_id, max_attempts
         FROM claimed c JOIN numbered n ON n.new_id = c.queue_id
         ORDER BY c.queue_id
         RETURNING 1
     )
-    SELECT array_agg(coalesce(c.queue_id, x.queue_id) ORDER BY i.o), array_agg(i.envelope_sha256 ORDER BY i.o)
-    INTO ids, shas
+    SELECT coalesce(c.queue_id, x.queue_id,
+                    @extschema@.rekor_submission_key_now(i.envelope_sha256, coalesce(log_id, '\x'::bytea)))
     FROM input i
     LEFT JOIN claimed c ON c.envelope_sha256 = i.envelope_sha256
     LEFT JOIN LATERAL (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k
                        WHERE c.queue_id IS NULL AND k.envelope_sha256 = i.envelope_sha256
-                         AND k.log_key = coalesce($2, '\x'::bytea)) x ON true;
-    -- A key a concurrent transaction inserted and committed while this statement waited on it is
-    -- neither claimed here nor visible to that statement's snapshot: look it up again, with a new
-    -- snapshot.
-    RETURN QUERY
-    SELECT coalesce(u.id, (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k
-                           WHERE k.envelope_sha256 = u.sha AND k.log_key = coalesce($2, '\x'::bytea)))
-    FROM unnest(ids, shas) WITH ORDINALITY AS u(id, sha, o)
-    ORDER BY u.o;
-END
+                         AND k.log_key = coalesce(log_id, '\x'::bytea)) x ON true
+    ORDER BY i.o
 $$;
 
 -- One UPDATE whose WHERE clause is the lease check; only when it matches nothing does the separate
@@ -911,7 +954,7 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM @extschema@.rekor_queue_lease_check($1, $2);
         RAISE EXCEPTION 'worker does not hold a live lease on this item' USING ERRCODE = 'object_not_in_prerequisite_state',
-            DETAIL = format('queue_id %s, caller %s', $1, $2);
+            DETAIL = format('queue_id %s, caller %s', $1, left($2, 200));
     END IF;
     RETURN new_state;
 END
@@ -960,7 +1003,7 @@ BEGIN
         WHERE u.i <> ALL (done_ids) ORDER BY u.o LIMIT 1;
         PERFORM @extschema@.rekor_queue_lease_check(missing, worker);
         RAISE EXCEPTION 'worker does not hold a live lease on every item' USING ERRCODE = 'object_not_in_prerequisite_state',
-            DETAIL = format('queue_id %s, caller %s', missing, worker);
+            DETAIL = format('queue_id %s, caller %s', missing, left(worker, 200));
     END IF;
     RETURN QUERY SELECT * FROM unnest(done_ids, states);
 END
@@ -1139,3 +1182,37 @@ BEGIN
     RETURNING q.*;
 END
 $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Hostile input (0.2.0). Errors never echo a huge argument; functions that take documents plan
+-- their statements generically, because a custom plan turns each parameter into a constant: a
+-- detoasted copy of a 100 MB argument, taken before the Rust code can refuse it.
+CREATE OR REPLACE FUNCTION rekor_reject_entry(message text, detail text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog
+AS $$
+BEGIN
+    RAISE EXCEPTION '%', left(message, 1000) USING ERRCODE = 'check_violation', DETAIL = left(detail, 2000);
+END
+$$;
+ALTER FUNCTION rekor_add_log(text, text, text, timestamptz, timestamptz) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_checkpoint_log(text, timestamptz) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_record_checkpoint(text) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_witness_checkpoint(text, bigint, bytea[]) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_entry_checkpoint(text, bytea, bigint, bytea, timestamptz, text) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_ingest_rows(jsonb, boolean) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_enqueue(jsonb, bytea, integer) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_mark_submitted(bigint, text, jsonb) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_mark_failed(bigint, text, text, boolean) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_mark_failed_batch(bigint[], text, text, boolean) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_parse_vex(jsonb) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_parse_cyclonedx_vex(jsonb) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_vex_attested(jsonb, jsonb) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_vex_store(jsonb, bytea, bigint, bigint, jsonb) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_link_vex(jsonb, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_link_vex(jsonb, bytea) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_vex_time(jsonb, text) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_vex_string(jsonb, text) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION rekor_vex_component_id(jsonb, text) SET plan_cache_mode = force_generic_plan;
+REVOKE EXECUTE ON FUNCTION rekor_enqueue_batch_check(bigint, integer, text, bigint, bigint, bytea, integer),
+                           rekor_submission_key_now(bytea, bytea) FROM PUBLIC;

@@ -68,4 +68,4 @@ pgrx::extension_sql_file!("../sql/090_roles.sql", name = "roles", requires = ["q
 // 0.2.0: the upgrade script is also the last part of the full install script, so a fresh 0.2.0 and
 // an upgraded 0.1.0 run the same statements (see README "Upgrading"). Released full scripts are
 // frozen in sql/rekor_meta--<version>.sql by scripts/release-snapshot.sh.
-pgrx::extension_sql_file!("../sql/rekor_meta--0.1.0--0.2.0.sql", name = "vex_0_2_0", requires = ["roles"]);
+pgrx::extension_sql_file!("../sql/rekor_meta--0.1.0--0.2.0.sql", name = "vex_0_2_0", requires = ["roles", queue::rekor_array_shape]);

@@ -91,3 +91,52 @@ fn rekor_entry_envelope_mismatch(body: &[u8], envelope: Jsonb) -> Option<String>
         other => Some(format!("a {} entry cannot log a DSSE envelope (expected dsse, intoto or hashedrekord)", crate::error::snippet(other))),
     }
 }
+
+/// The shape of an array argument, for set-based SQL functions that must refuse a huge one before
+/// anything unpacks it: its unpacked size (read from the TOAST header alone), then, when that is at
+/// most `max_bytes`, its dimensions, element count and first NULL element (1-based, row-major).
+/// The unpacked copy it reads is freed before it returns, so the check costs no memory after it.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn rekor_array_shape(
+    a: pgrx::AnyArray,
+    max_bytes: i64,
+) -> TableIterator<
+    'static,
+    (
+        name!(raw_size, i64),
+        name!(ndims, Option<i32>),
+        name!(dims, Option<String>),
+        name!(items, Option<i64>),
+        name!(first_null, Option<i64>),
+    ),
+> {
+    let datum = a.datum();
+    // SAFETY: `datum` is a non-NULL array datum (strict function, anyarray argument);
+    // toast_raw_datum_size reads only its header (or TOAST pointer).
+    let raw = unsafe { pg_sys::toast_raw_datum_size(datum) } as i64;
+    if raw > max_bytes {
+        return TableIterator::once((raw, None, None, None, None));
+    }
+    let original = datum.cast_mut_ptr::<pg_sys::varlena>();
+    // SAFETY: detoasting an array varlena gives a flat ArrayType (a copy when it was toasted or
+    // expanded, the same pointer otherwise); RawArray only reads its header, dims and null bitmap.
+    let (ndims, dims, items, first_null) = unsafe {
+        let flat = pg_sys::pg_detoast_datum(original);
+        let Some(nn) = std::ptr::NonNull::new(flat.cast::<pg_sys::ArrayType>()) else {
+            raise(INVALID_PARAMETER, "not an array".to_string(), String::new())
+        };
+        let mut arr = pgrx::array::RawArray::from_ptr(nn);
+        let dims: Vec<i32> = arr.dims().to_vec();
+        let items = arr.len();
+        let first_null = arr.nulls().and_then(|bits| {
+            let bits = bits.as_ref();
+            (0..items).find(|&i| bits.get(i / 8).is_some_and(|b| b & (1u8 << (i % 8)) == 0))
+        });
+        if flat != original {
+            pg_sys::pfree(flat.cast());
+        }
+        (dims.len() as i32, dims, items, first_null)
+    };
+    let text = dims.iter().map(|d| format!("[{d}]")).collect::<String>();
+    TableIterator::once((raw, Some(ndims), Some(text), Some(items as i64), first_null.map(|i| i as i64 + 1)))
+}
