@@ -885,24 +885,21 @@ AS $$
     SELECT k.queue_id FROM @extschema@.rekor_submission_keys k WHERE k.envelope_sha256 = $1 AND k.log_key = $2
 $$;
 
--- One SQL statement (LANGUAGE sql): PL/pgSQL would expand the whole array argument into a copy of
--- its own on entry, doubling the memory a large batch takes.
-CREATE OR REPLACE FUNCTION rekor_enqueue_batch(envelopes jsonb[], log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10)
+-- The body of rekor_enqueue_batch (PL/pgSQL, so that its plans are cached), called only once the
+-- arguments passed rekor_enqueue_batch_check.
+CREATE FUNCTION rekor_enqueue_batch_impl(envelopes jsonb[], log_id bytea, max_attempts integer)
 RETURNS SETOF bigint
-LANGUAGE sql
-SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog
+SET plan_cache_mode = force_generic_plan
 AS $$
-    WITH ok AS MATERIALIZED (
-        -- The array's size comes from its header: a huge batch is refused before it is unpacked.
-        SELECT @extschema@.rekor_enqueue_batch_check(s.raw_size, s.ndims, s.dims, s.first_null, s.items,
-                                                    log_id, max_attempts) AS checked
-        FROM (SELECT 1) AS one
-        LEFT JOIN LATERAL @extschema@.rekor_array_shape(envelopes, 67108864) AS s ON true
-    ), input AS (
-        -- LATERAL on ok: the arguments are checked before the first envelope is looked at.
-        SELECT u.o, u.e, d.*
-        FROM ok, LATERAL unnest(CASE WHEN ok.checked THEN envelopes END) WITH ORDINALITY AS u(e, o),
+#variable_conflict use_column
+DECLARE
+    ids bigint[];
+    shas bytea[];
+BEGIN
+    WITH input AS (
+        SELECT u.o, u.e, d.* FROM unnest(envelopes) WITH ORDINALITY AS u(e, o),
              LATERAL @extschema@.rekor_dsse_info(u.e) AS d
     ), numbered AS (
         -- The first occurrence of each envelope, numbered in input order (a single worker dequeues
@@ -912,26 +909,52 @@ AS $$
               ORDER BY g.o) f
     ), claimed AS (
         INSERT INTO @extschema@.rekor_submission_keys AS k (envelope_sha256, log_key, queue_id)
-        SELECT n.envelope_sha256, coalesce(log_id, '\x'::bytea), n.new_id FROM numbered n ORDER BY n.o
+        SELECT n.envelope_sha256, coalesce($2, '\x'::bytea), n.new_id FROM numbered n ORDER BY n.o
         ON CONFLICT DO NOTHING
         RETURNING k.queue_id, k.envelope_sha256
     ), inserted AS (
         INSERT INTO @extschema@.rekor_submission_queue (queue_id, envelope, payload_type, payload_sha256, envelope_sha256,
                                                         pae_sha256, log_id, max_attempts)
         OVERRIDING SYSTEM VALUE
-        SELECT c.queue_id, n.e, n.payload_type, n.payload_sha256, n.envelope_sha256, n.pae_sha256, log_id, max_attempts
+        SELECT c.queue_id, n.e, n.payload_type, n.payload_sha256, n.envelope_sha256, n.pae_sha256, $2, $3
         FROM claimed c JOIN numbered n ON n.new_id = c.queue_id
         ORDER BY c.queue_id
         RETURNING 1
     )
-    SELECT coalesce(c.queue_id, x.queue_id,
-                    @extschema@.rekor_submission_key_now(i.envelope_sha256, coalesce(log_id, '\x'::bytea)))
+    SELECT array_agg(coalesce(c.queue_id, x.queue_id) ORDER BY i.o), array_agg(i.envelope_sha256 ORDER BY i.o)
+    INTO ids, shas
     FROM input i
     LEFT JOIN claimed c ON c.envelope_sha256 = i.envelope_sha256
     LEFT JOIN LATERAL (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k
                        WHERE c.queue_id IS NULL AND k.envelope_sha256 = i.envelope_sha256
-                         AND k.log_key = coalesce(log_id, '\x'::bytea)) x ON true
-    ORDER BY i.o
+                         AND k.log_key = coalesce($2, '\x'::bytea)) x ON true;
+    -- A key a concurrent transaction inserted and committed while this statement waited on it is
+    -- neither claimed here nor visible to that statement's snapshot: look it up again, with a new
+    -- snapshot.
+    RETURN QUERY
+    SELECT coalesce(u.id, @extschema@.rekor_submission_key_now(u.sha, coalesce($2, '\x'::bytea)))
+    FROM unnest(ids, shas) WITH ORDINALITY AS u(id, sha, o)
+    ORDER BY u.o;
+END
+$$;
+
+-- Checks the batch from the array's header first (rekor_array_shape: a huge batch is refused before
+-- anything unpacks it), then runs the body. A LANGUAGE sql wrapper: PL/pgSQL would unpack the whole
+-- array on entry, before any check could refuse it.
+CREATE OR REPLACE FUNCTION rekor_enqueue_batch(envelopes jsonb[], log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10)
+RETURNS SETOF bigint
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog
+AS $$
+    SELECT r.id
+    FROM (SELECT @extschema@.rekor_enqueue_batch_check(s.raw_size, s.ndims, s.dims, s.first_null, s.items,
+                                                      log_id, max_attempts) AS checked
+          FROM (SELECT 1) AS one
+          LEFT JOIN LATERAL @extschema@.rekor_array_shape(envelopes, 67108864) AS s ON true) AS ok,
+         LATERAL @extschema@.rekor_enqueue_batch_impl(CASE WHEN ok.checked THEN envelopes END, log_id, max_attempts)
+                 WITH ORDINALITY AS r(id, o)
+    ORDER BY r.o
 $$;
 
 -- One UPDATE whose WHERE clause is the lease check; only when it matches nothing does the separate
@@ -1215,4 +1238,5 @@ ALTER FUNCTION rekor_vex_time(jsonb, text) SET plan_cache_mode = force_generic_p
 ALTER FUNCTION rekor_vex_string(jsonb, text) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION rekor_vex_component_id(jsonb, text) SET plan_cache_mode = force_generic_plan;
 REVOKE EXECUTE ON FUNCTION rekor_enqueue_batch_check(bigint, integer, text, bigint, bigint, bytea, integer),
+                           rekor_enqueue_batch_impl(jsonb[], bytea, integer),
                            rekor_submission_key_now(bytea, bytea) FROM PUBLIC;

@@ -44,6 +44,7 @@ const HOSTILE_TABLE: &[(&str, &str)] = &[
     ("rekor_enqueue_batch(jsonb[],bytea,integer)", "generic; 10,000 and 10,001 envelopes, 2-D and NULL-element batches; 100 MB element (memory)"),
     ("rekor_array_shape(anyarray,bigint)", "generic"),
     ("rekor_enqueue_batch_check(bigint,integer,text,bigint,bigint,bytea,integer)", "generic"),
+    ("rekor_enqueue_batch_impl(jsonb[],bytea,integer)", "generic (internal: called after rekor_enqueue_batch_check)"),
     ("rekor_entries_by_digest(text,bytea)", "generic"),
     ("rekor_entry_checkpoint(text,bytea,bigint,bytea,timestamp with time zone,text)", "generic"),
     ("rekor_entry_envelope_mismatch(bytea,jsonb)", "generic; JSON limits; 100 MB body, 100 MB and 16 MiB envelopes (memory)"),
