@@ -96,7 +96,7 @@ DESTDIR="$DEBROOT" "$STAGE/install.sh" --pg-config "$PG_CONFIG" >/dev/null
 deps="postgresql-${PG_MAJOR}"
 glibc_min="$(objdump -T "$SO" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)"
 for lib in $(readelf -d "$SO" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-  path="$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')"
+  path="$(ldconfig -p | awk -v l="$lib" '$1 == l && !found { print $NF; found = 1 }')"  # reads to the end: an early exit would SIGPIPE ldconfig (pipefail)
   [ -n "$path" ] || continue
   pkg="$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1)" || true
   [ -n "$pkg" ] || pkg="$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1)" || true
