@@ -183,7 +183,17 @@ macro_rules! arg_from_datum {
         unsafe impl<'fcx> ArgAbi<'fcx> for $ty {
             unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
                 let index = arg.index();
-                unsafe { arg.unbox_arg_using_from_datum().unwrap_or_else(|| panic!("argument {index} must not be null")) }
+                // pgrx calls this only for non-NULL arguments (the functions are STRICT); should that ever
+                // change, the caller gets a 22023, not a panic (XX000).
+                unsafe {
+                    arg.unbox_arg_using_from_datum().unwrap_or_else(|| {
+                        crate::error::raise(
+                            crate::error::INVALID_PARAMETER,
+                            format!("argument {index} must not be NULL"),
+                            String::new(),
+                        )
+                    })
+                }
             }
 
             unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
