@@ -4,7 +4,7 @@
 -- CREATE EXTENSION). Only that role may change or remove verified evidence.
 CREATE FUNCTION rekor_is_extension_owner() RETURNS boolean
 LANGUAGE sql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT EXISTS (
         SELECT 1 FROM pg_catalog.pg_extension e
@@ -16,7 +16,7 @@ $$;
 -- extension owner. A trigger, not only missing privileges, so that superusers are held to it too.
 CREATE FUNCTION rekor_forbid_change() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NOT @extschema@.rekor_is_extension_owner() THEN

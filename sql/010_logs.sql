@@ -23,7 +23,7 @@ SELECT pg_catalog.pg_extension_config_dump('rekor_logs', '');
 -- (evidence was verified against them). Only the validity window may move, to retire or rotate a key.
 CREATE FUNCTION rekor_logs_guard() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF (NEW.log_id, NEW.signer_name, NEW.origin, NEW.origin_is_prefix, NEW.key_type, NEW.public_key, NEW.created_at)
@@ -48,7 +48,7 @@ CREATE FUNCTION rekor_add_log(public_key text, signer_name text, origin text DEF
                               valid_from timestamptz DEFAULT NULL, valid_until timestamptz DEFAULT NULL)
 RETURNS bytea
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     k record;
@@ -106,7 +106,7 @@ $$;
 CREATE FUNCTION rekor_logs_for_origin(origin text, at timestamptz)
 RETURNS SETOF rekor_logs
 LANGUAGE sql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM @extschema@.rekor_logs l
     WHERE (l.origin = $1 OR (l.origin_is_prefix AND starts_with($1, l.origin)))

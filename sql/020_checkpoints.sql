@@ -13,7 +13,7 @@ CREATE TYPE rekor_checkpoint_note AS (
 -- Parses a checkpoint strictly (22P02 naming the line on any deviation from the format).
 CREATE FUNCTION rekor_parse_checkpoint(note text) RETURNS rekor_checkpoint_note
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT ROW(f.origin, f.tree_size, f.root_hash, f.extensions,
                ARRAY(SELECT ROW(u.n, u.h, u.s)::@extschema@.rekor_note_signature
@@ -26,7 +26,7 @@ $$;
 -- when no trusted log has the note's origin or none of their keys verifies its signature.
 CREATE FUNCTION rekor_checkpoint_log(note text, at timestamptz DEFAULT now()) RETURNS bytea
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p @extschema@.rekor_checkpoint_note := @extschema@.rekor_parse_checkpoint(note);
@@ -97,7 +97,7 @@ COMMENT ON TABLE rekor_log_forks IS 'Signed checkpoints that contradict a stored
 -- for a stored tree size is a fork and is rejected.
 CREATE FUNCTION rekor_checkpoints_verify() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p @extschema@.rekor_checkpoint_note;
@@ -167,7 +167,7 @@ CREATE TRIGGER rekor_log_forks_no_truncate BEFORE TRUNCATE ON rekor_log_forks
 CREATE FUNCTION rekor_record_checkpoint(note text, OUT checkpoint_id bigint, OUT status text)
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p @extschema@.rekor_checkpoint_note := @extschema@.rekor_parse_checkpoint(note);
@@ -206,7 +206,7 @@ $$;
 CREATE FUNCTION rekor_checkpoints_consistent(size1 bigint, size2 bigint, root1 bytea, root2 bytea, proof bytea[])
 RETURNS boolean
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN size1 = 0 AND size2 > 0
                 THEN cardinality(proof) = 0 AND root1 = sha256(''::bytea)
@@ -227,7 +227,7 @@ SELECT pg_catalog.pg_extension_config_dump('rekor_checkpoint_consistency', '');
 -- BEFORE INSERT OR UPDATE: a link is stored only with a proof that verifies.
 CREATE FUNCTION rekor_checkpoint_consistency_verify() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     a @extschema@.rekor_checkpoints;
@@ -270,7 +270,7 @@ CREATE FUNCTION rekor_verify_checkpoint_consistency(older_id bigint, newer_id bi
 RETURNS boolean
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     a @extschema@.rekor_checkpoints;
@@ -347,7 +347,7 @@ CREATE FUNCTION rekor_witness_checkpoint(note text, old_size bigint, consistency
                                          OUT detail text)
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     p @extschema@.rekor_checkpoint_note := @extschema@.rekor_parse_checkpoint(note);

@@ -34,7 +34,7 @@ COMMENT ON TABLE rekor_entries IS 'Rekor entries whose inclusion proof, checkpoi
 -- Raises one check_violation (23514) with a message naming the check and a DETAIL.
 CREATE FUNCTION rekor_reject_entry(message text, detail text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RAISE EXCEPTION '%', message USING ERRCODE = 'check_violation', DETAIL = detail;
@@ -48,7 +48,7 @@ CREATE FUNCTION rekor_entry_checkpoint(note text, v_log bytea, tree_size bigint,
                                        v_origin text)
 RETURNS bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     id bigint;
@@ -82,7 +82,7 @@ $$;
 
 CREATE FUNCTION rekor_entries_verify() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     l @extschema@.rekor_logs;
@@ -162,7 +162,7 @@ CREATE TRIGGER rekor_entries_no_truncate BEFORE TRUNCATE ON rekor_entries
 -- existing entry_id and changes nothing; the same log index with other content is rejected.
 CREATE FUNCTION rekor_ingest_rows(rows_json jsonb, from_bundle boolean) RETURNS SETOF bigint
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r record;
@@ -255,20 +255,20 @@ $$;
 -- Ingests a Rekor v1 REST response (GET/POST /api/v1/log/entries: an object keyed by UUID).
 CREATE FUNCTION rekor_ingest_entry(response jsonb) RETURNS SETOF bigint
 LANGUAGE sql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT @extschema@.rekor_ingest_rows(response, false) $$;
 
 -- Ingests the transparency-log entries of a Sigstore bundle (v0.1, v0.2, v0.3; Rekor v1 and v2).
 CREATE FUNCTION rekor_ingest_bundle(bundle jsonb) RETURNS SETOF bigint
 LANGUAGE sql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT @extschema@.rekor_ingest_rows(bundle, true) $$;
 
 -- One row per check of a stored entry, re-run from scratch against the stored log key: for humans.
 CREATE FUNCTION rekor_verify_inclusion_report(entry_id bigint)
 RETURNS TABLE (step int, "check" text, passed boolean, reason text)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     e @extschema@.rekor_entries;
@@ -329,7 +329,7 @@ $$;
 -- when its stored evidence no longer verifies; ERROR for an unknown entry_id.
 CREATE FUNCTION rekor_verify_inclusion(entry_id bigint) RETURNS boolean
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ok boolean;
@@ -353,7 +353,7 @@ $$;
 -- index, complete and indexed. `algorithm` is sha256, sha384 or sha512.
 CREATE FUNCTION rekor_entries_by_digest(algorithm text, digest bytea) RETURNS SETOF rekor_entries
 LANGUAGE sql STABLE
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT * FROM @extschema@.rekor_entries e
     WHERE e.digest_keys @> ARRAY[@extschema@.rekor_digest_key($1, $2)]

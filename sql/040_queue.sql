@@ -54,7 +54,7 @@ CREATE FUNCTION rekor_enqueue(envelope jsonb, log_id bytea DEFAULT NULL, max_att
 RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -94,7 +94,7 @@ CREATE FUNCTION rekor_enqueue_batch(envelopes jsonb[], log_id bytea DEFAULT NULL
 RETURNS SETOF bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -157,7 +157,7 @@ CREATE FUNCTION rekor_dequeue(worker text, batch integer DEFAULT 1, lease interv
 RETURNS SETOF rekor_submission_queue
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF worker IS NULL OR worker = '' THEN
@@ -207,7 +207,7 @@ $$;
 -- Raises 55000 unless `worker` holds a live lease on the item; returns the locked row.
 CREATE FUNCTION rekor_queue_lease_check(queue_id bigint, worker text) RETURNS rekor_submission_queue
 LANGUAGE plpgsql
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     q @extschema@.rekor_submission_queue;
@@ -230,7 +230,7 @@ CREATE FUNCTION rekor_extend_lease(queue_id bigint, worker text, lease interval 
 RETURNS timestamptz
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     q @extschema@.rekor_submission_queue := @extschema@.rekor_queue_lease_check($1, $2);
@@ -251,7 +251,7 @@ $$;
 CREATE FUNCTION rekor_mark_submitted(queue_id bigint, worker text, rekor_response jsonb) RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     q @extschema@.rekor_submission_queue;
@@ -308,7 +308,7 @@ CREATE FUNCTION rekor_mark_failed(queue_id bigint, worker text, error text, retr
 RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     q @extschema@.rekor_submission_queue := @extschema@.rekor_queue_lease_check($1, $2);
@@ -327,7 +327,7 @@ $$;
 CREATE FUNCTION rekor_requeue(queue_id bigint) RETURNS void
 LANGUAGE plpgsql
 SECURITY DEFINER
-SET search_path = pg_catalog
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE @extschema@.rekor_submission_queue x

@@ -61,6 +61,32 @@ fn rekor_verify_checkpoint_text(note: Text<'_>, public_key: Text<'_>) -> bool {
     rekor_verify_checkpoint(note, public_key.as_bytes())
 }
 
+/// The C2SP signed-note rule for the verifier (signer_name, public_key): true when a signature line
+/// with that name and the key's hint exists and every such line verifies. Lines of other names, even
+/// with the same key hint, are other verifiers' and are ignored.
+#[pg_extern(immutable, parallel_safe, strict, name = "rekor_verify_checkpoint")]
+fn rekor_verify_checkpoint_named(note: Text<'_>, public_key: &[u8], signer_name: Text<'_>) -> bool {
+    let cp = parse_note(&note);
+    cp.verify(&parse_key(public_key), &signer_name)
+}
+
+#[pg_extern(immutable, parallel_safe, strict, name = "rekor_verify_checkpoint")]
+fn rekor_verify_checkpoint_named_text(note: Text<'_>, public_key: Text<'_>, signer_name: Text<'_>) -> bool {
+    rekor_verify_checkpoint_named(note, public_key.as_bytes(), signer_name)
+}
+
+/// The tree id a Rekor v1 checkpoint's origin names ("<host> - <tree id>"), NULL for a single-tree
+/// log; reads the first line only.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn rekor_note_tree_id(note: Text<'_>) -> Option<i64> {
+    let first = note.split('\n').next().unwrap_or("");
+    let (_, id) = first.rsplit_once(" - ")?;
+    if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse::<u64>().ok().and_then(|v| i64::try_from(v).ok())
+}
+
 /// Signed-note rule with a known signer: a line counts only if both its name and key hint match;
 /// true when one counts and every one that counts verifies.
 #[pg_extern(immutable, parallel_safe, strict)]

@@ -7,7 +7,7 @@ use crate::checkpoint::parse_key;
 use crate::error::{raise, snippet, INVALID_PARAMETER, LIMIT_EXCEEDED};
 use pgrx::prelude::*;
 use rekor_meta_core::checkpoint::{parse_checkpoint, Checkpoint};
-use rekor_meta_core::evidence::{verify_evidence, Evidence, Trust};
+use rekor_meta_core::evidence::{authenticate_log_index, verify_evidence, Evidence, Trust};
 use rekor_meta_core::entry::{self as ent, LogEntry};
 use rekor_meta_core::keys::LogKey;
 use rekor_meta_core::json::MAX_JSON_BYTES;
@@ -255,14 +255,115 @@ fn rekor_entry_evidence_check(
         name!(checkpoint_origin, Option<String>),
     ),
 > {
-    let failed = |check: i32, message: &str, detail: String| TableIterator::once((Some(check), Some(message.to_string()), Some(detail), None, None, None));
-    let entry_uuid: Option<&str> = entry_uuid.as_ref().map(|t| t.0);
+    // 0.2.0's rule, kept for the SQL of installations not yet updated: without a SET the log index
+    // must be the proof's index (0.3.0's rekor_entry_evidence authenticates it through the shard map).
+    let args = EvidenceArgs {
+        body, entry_uuid: entry_uuid.as_ref().map(|t| t.0), leaf_hash, proof_log_index, tree_size, root_hash,
+        proof_hashes, checkpoint: checkpoint.as_ref().map(|t| t.0), signed_entry_timestamp, integrated_time, log_id,
+        log_index, public_key, signer_name: signer_name.as_ref().map(|t| t.0), origin: origin.as_ref().map(|t| t.0),
+        origin_is_prefix,
+    };
+    match evidence(args, None) {
+        Ok(ok) => TableIterator::once((None, None, None, Some(ok.leaf_hash), ok.tree_id, Some(ok.checkpoint_origin))),
+        Err((c, m, d)) => TableIterator::once((Some(c), Some(m), Some(d), None, None, None)),
+    }
+}
+
+/// Checks 1-4 of a stored or incoming entry against its log, in order (rekor_meta_core::evidence),
+/// with the log's shard map (tree id -> global index of the shard's first entry, two parallel
+/// arrays): one row with check = NULL when all pass, plus the leaf hash, tree id, checkpoint origin
+/// and whether the global log index is authenticated (a SET, a single tree, or the shard map);
+/// else the number, message and detail of the first failed check.
+#[pg_extern(immutable, parallel_safe)]
+#[allow(clippy::too_many_arguments)]
+fn rekor_entry_evidence(
+    body: Option<&[u8]>,
+    entry_uuid: Option<Text<'_>>,
+    leaf_hash: Option<&[u8]>,
+    proof_log_index: Option<i64>,
+    tree_size: Option<i64>,
+    root_hash: Option<&[u8]>,
+    proof_hashes: Option<ByteaArray<'_>>,
+    checkpoint: Option<Text<'_>>,
+    signed_entry_timestamp: Option<&[u8]>,
+    integrated_time: Option<i64>,
+    log_id: Option<&[u8]>,
+    log_index: Option<i64>,
+    public_key: Option<&[u8]>,
+    signer_name: Option<Text<'_>>,
+    origin: Option<Text<'_>>,
+    origin_is_prefix: Option<bool>,
+    shard_tree_ids: Option<Vec<Option<i64>>>,
+    shard_starts: Option<Vec<Option<i64>>>,
+) -> TableIterator<
+    'static,
+    (
+        name!(check, Option<i32>),
+        name!(message, Option<String>),
+        name!(detail, Option<String>),
+        name!(leaf_hash, Option<Vec<u8>>),
+        name!(tree_id, Option<i64>),
+        name!(checkpoint_origin, Option<String>),
+        name!(log_index_authenticated, Option<bool>),
+    ),
+> {
+    let mut shards: Vec<(u64, u64)> = Vec::new();
+    let (ids, starts) = (shard_tree_ids.unwrap_or_default(), shard_starts.unwrap_or_default());
+    for (id, start) in ids.iter().zip(starts.iter()) {
+        if let (Some(id), Some(start)) = (id.and_then(|v| u64::try_from(v).ok()), start.and_then(|v| u64::try_from(v).ok())) {
+            shards.push((id, start));
+        }
+    }
+    let args = EvidenceArgs {
+        body, entry_uuid: entry_uuid.as_ref().map(|t| t.0), leaf_hash, proof_log_index, tree_size, root_hash,
+        proof_hashes, checkpoint: checkpoint.as_ref().map(|t| t.0), signed_entry_timestamp, integrated_time, log_id,
+        log_index, public_key, signer_name: signer_name.as_ref().map(|t| t.0), origin: origin.as_ref().map(|t| t.0),
+        origin_is_prefix,
+    };
+    match evidence(args, Some(&shards)) {
+        Ok(ok) => TableIterator::once((
+            None, None, None, Some(ok.leaf_hash), ok.tree_id, Some(ok.checkpoint_origin), Some(ok.log_index_authenticated),
+        )),
+        Err((c, m, d)) => TableIterator::once((Some(c), Some(m), Some(d), None, None, None, None)),
+    }
+}
+
+struct EvidenceArgs<'a, 'p> {
+    body: Option<&'a [u8]>,
+    entry_uuid: Option<&'a str>,
+    leaf_hash: Option<&'a [u8]>,
+    proof_log_index: Option<i64>,
+    tree_size: Option<i64>,
+    root_hash: Option<&'a [u8]>,
+    proof_hashes: Option<ByteaArray<'p>>,
+    checkpoint: Option<&'a str>,
+    signed_entry_timestamp: Option<&'a [u8]>,
+    integrated_time: Option<i64>,
+    log_id: Option<&'a [u8]>,
+    log_index: Option<i64>,
+    public_key: Option<&'a [u8]>,
+    signer_name: Option<&'a str>,
+    origin: Option<&'a str>,
+    origin_is_prefix: Option<bool>,
+}
+
+struct EvidenceOk {
+    leaf_hash: Vec<u8>,
+    tree_id: Option<i64>,
+    checkpoint_origin: String,
+    log_index_authenticated: bool,
+}
+
+/// The shared body of both evidence functions. `shards` None: 0.2.0's index rule.
+fn evidence(a: EvidenceArgs<'_, '_>, shards: Option<&[(u64, u64)]>) -> Result<EvidenceOk, (i32, String, String)> {
+    let failed = |check: i32, message: &str, detail: String| Err((check, message.to_string(), detail));
+    let entry_uuid = a.entry_uuid;
+    let signed_entry_timestamp = a.signed_entry_timestamp;
     let (Some(body), Some(pidx), Some(size), Some(root), Some(proof), Some(note), Some(log_id), Some(gidx), Some(pk), Some(signer), Some(origin)) =
-        (body, proof_log_index, tree_size, root_hash, proof_hashes.map(|p| p.0), checkpoint, log_id, log_index, public_key, signer_name, origin)
+        (a.body, a.proof_log_index, a.tree_size, a.root_hash, a.proof_hashes.map(|p| p.0), a.checkpoint, a.log_id, a.log_index, a.public_key, a.signer_name, a.origin)
     else {
         return failed(0, "entry is missing its evidence", "body, proof_log_index, tree_size, root_hash, proof_hashes, checkpoint, log_id, log_index and the log key are required".into());
     };
-    let (note, signer, origin): (&str, &str, &str) = (note.0, signer.0, origin.0);
     let (Ok(pidx), Ok(size), Ok(gidx)) = (u64::try_from(pidx), u64::try_from(size), u64::try_from(gidx)) else {
         return failed(2, "check 2 (inclusion proof): the proof is malformed", format!("negative index or size: proof index {pidx}, tree size {size}, log index {gidx}"));
     };
@@ -280,18 +381,18 @@ fn rekor_entry_evidence_check(
     let e = Evidence {
         body,
         uuid: entry_uuid,
-        leaf_hash,
+        leaf_hash: a.leaf_hash,
         proof_log_index: pidx,
         tree_size: size,
         root_hash: root,
         proof: &hashes,
         checkpoint: note,
         signed_entry_timestamp,
-        integrated_time,
+        integrated_time: a.integrated_time,
         log_id,
         log_index: gidx,
     };
-    let trust = Trust { key: &key, signer_name: signer, origin, origin_is_prefix: origin_is_prefix.unwrap_or(false) };
+    let trust = Trust { key: &key, signer_name: signer, origin, origin_is_prefix: a.origin_is_prefix.unwrap_or(false) };
     let v = match verify_evidence(&e, &trust, |cp| checkpoint_verified(note, pk, signer, cp)) {
         Ok(v) => v,
         Err(err) => return failed(i32::from(err.check), &err.message, err.detail),
@@ -307,16 +408,28 @@ fn rekor_entry_evidence_check(
             );
         }
     }
-    // 4, continued. Without a SET nothing signs the global log index, so it must be the index in
-    // the tree (Rekor v2 is unsharded; a Rekor v1 entry of a later shard needs its SET).
-    if signed_entry_timestamp.is_none() && gidx != pidx {
-        return failed(
-            4,
-            "check 4 (signed entry timestamp): without a SET the log index must be the proof's index",
-            format!("log {}, log index {gidx}, proof index {pidx}: no signed entry timestamp binds the global index", hex::encode(log_id)),
-        );
-    }
-    TableIterator::once((None, None, None, Some(v.leaf_hash.to_vec()), v.tree_id.map(to_i64), Some(v.checkpoint.origin)))
+    let authenticated = match shards {
+        Some(map) => match authenticate_log_index(signed_entry_timestamp.is_some(), v.tree_id, map, gidx, pidx) {
+            Ok(auth) => auth,
+            Err(err) => return failed(i32::from(err.check), &err.message, format!("log {}: {}", hex::encode(log_id), err.detail)),
+        },
+        None => {
+            if signed_entry_timestamp.is_none() && gidx != pidx {
+                return failed(
+                    4,
+                    "check 4 (signed entry timestamp): without a SET the log index must be the proof's index",
+                    format!("log {}, log index {gidx}, proof index {pidx}: no signed entry timestamp binds the global index", hex::encode(log_id)),
+                );
+            }
+            true
+        }
+    };
+    Ok(EvidenceOk {
+        leaf_hash: v.leaf_hash.to_vec(),
+        tree_id: v.tree_id.map(to_i64),
+        checkpoint_origin: v.checkpoint.origin,
+        log_index_authenticated: authenticated,
+    })
 }
 
 /// The tree id a Rekor v1 checkpoint origin "<host> - <tree id>" names.

@@ -69,3 +69,15 @@ pgrx::extension_sql_file!("../sql/090_roles.sql", name = "roles", requires = ["q
 // an upgraded 0.1.0 run the same statements (see README "Upgrading"). Released full scripts are
 // frozen in sql/rekor_meta--<version>.sql by scripts/release-snapshot.sh.
 pgrx::extension_sql_file!("../sql/rekor_meta--0.1.0--0.2.0.sql", name = "vex_0_2_0", requires = ["roles", queue::rekor_array_shape]);
+// 0.3.0 (the security release): appended the same way; the C functions it names are created first.
+pgrx::extension_sql_file!(
+    "../sql/rekor_meta--0.2.0--0.3.0.sql",
+    name = "security_0_3_0",
+    requires = [
+        "vex_0_2_0",
+        entry::rekor_entry_evidence,
+        checkpoint::rekor_note_tree_id,
+        checkpoint::rekor_verify_checkpoint_named,
+        checkpoint::rekor_verify_checkpoint_named_text
+    ]
+);

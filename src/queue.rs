@@ -69,11 +69,25 @@ fn rekor_entry_envelope_mismatch(body: &[u8], envelope: Jsonb) -> Option<String>
             None
         }
         "intoto" => {
-            if has(DigestRole::Payload, &payload) {
-                None
-            } else {
-                Some(format!("intoto payload hash is not SHA-256 of the envelope payload ({})", hex::encode(payload)))
+            if !has(DigestRole::Payload, &payload) {
+                return Some(format!("intoto payload hash is not SHA-256 of the envelope payload ({})", hex::encode(payload)));
             }
+            // The payload alone does not make it this envelope: someone else may have signed it.
+            if body_sigs.is_empty() {
+                return Some("intoto entry carries no signatures (v0.0.1): it cannot be shown to log this envelope's signatures".to_string());
+            }
+            let mut a = env_sigs.clone();
+            let mut b = body_sigs.clone();
+            a.sort();
+            b.sort();
+            if a != b {
+                return Some(format!(
+                    "intoto signatures differ: the envelope has {} signature(s), the entry {}, or their bytes differ",
+                    a.len(),
+                    b.len()
+                ));
+            }
+            None
         }
         "hashedrekord" => {
             let pae: [u8; 32] = Sha256::digest(env.pae()).into();

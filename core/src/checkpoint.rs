@@ -393,13 +393,30 @@ fn verify_lines(
         if !counts {
             continue;
         }
-        // A line that claims to be from this key but does not verify makes the whole note invalid.
+        // A line that claims to be from this verifier but does not verify makes the note invalid.
         if !key.verify(text, &sig.signature) {
             return None;
         }
         verified.get_or_insert(sig.name.as_str());
     }
     verified.map(str::to_string)
+}
+
+/// The key-only rule: a verifier is (name, key), so each name on a line with the key's hint is tried
+/// as its own verifier; the first name whose lines all verify is returned. A failing line under another
+/// name that reuses an ECDSA hint (which does not bind the name) is that other verifier's, not ours.
+fn verify_lines_any_name(text: &[u8], sigs: &[NoteSignature], key: &LogKey) -> Option<String> {
+    let mut tried: Vec<&str> = Vec::new();
+    for sig in sigs {
+        if tried.contains(&sig.name.as_str()) || sig.key_hint != key.key_hint(&sig.name) {
+            continue;
+        }
+        tried.push(sig.name.as_str());
+        if let Some(name) = verify_lines(text, sigs, key, Some(&sig.name)) {
+            return Some(name);
+        }
+    }
+    None
 }
 
 impl SignedNote {
@@ -422,7 +439,7 @@ impl SignedNote {
     /// As [`SignedNote::verify`] when the signer name is not known: any line whose hint matches the key
     /// under that line's own name counts. Returns the signer name that verified.
     pub fn verify_any_name(&self, key: &LogKey) -> Option<String> {
-        verify_lines(self.signed_bytes(), &self.signatures, key, None)
+        verify_lines_any_name(self.signed_bytes(), &self.signatures, key)
     }
 }
 
@@ -465,7 +482,7 @@ impl Checkpoint {
         if !self.fields_match_signed_text() {
             return None;
         }
-        verify_lines(self.signed_bytes(), &self.signatures, key, None)
+        verify_lines_any_name(self.signed_bytes(), &self.signatures, key)
     }
 }
 

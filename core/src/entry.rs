@@ -495,9 +495,15 @@ const B64_URL_SAFE_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Decodes standard or URL-safe base64, with or without padding (never a mix of alphabets).
+/// CR and LF are skipped, as Go's and Python's decoders do: PostgreSQL's `encode(x, 'base64')`
+/// wraps lines at 76 characters. No other non-alphabet byte is accepted.
 pub(crate) fn decode_base64_any(s: &str) -> Result<Vec<u8>, String> {
     let url_safe = s.bytes().any(|b| b == b'-' || b == b'_');
     let engine = if url_safe { &B64_URL_SAFE_ANY_PAD } else { &B64_STANDARD_ANY_PAD };
+    if s.bytes().any(|b| b == b'\r' || b == b'\n') {
+        let compact: Vec<u8> = s.bytes().filter(|&b| b != b'\r' && b != b'\n').collect();
+        return engine.decode(compact).map_err(|e| e.to_string());
+    }
     engine.decode(s).map_err(|e| e.to_string())
 }
 
@@ -1389,3 +1395,18 @@ pub fn intoto_subject_digests(statement: &[u8]) -> Vec<Digest> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod base64_tests {
+    use super::decode_base64_any;
+
+    #[test]
+    fn base64_with_cr_and_lf_decodes_as_go_and_python_do_and_nothing_else_is_skipped() {
+        let wrapped = "YWJj\nZGVm\r\nZ2hp";
+        assert_eq!(decode_base64_any(wrapped).unwrap(), b"abcdefghi");
+        assert_eq!(decode_base64_any("YWJjZGVm\n").unwrap(), b"abcdef");
+        for bad in ["YWJj ZGVm", "YWJj\tZGVm", "YWJj\u{0}ZGVm", "YW=Jj"] {
+            assert!(decode_base64_any(bad).is_err(), "{bad:?}");
+        }
+    }
+}

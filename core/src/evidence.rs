@@ -170,8 +170,18 @@ pub fn verify_evidence(
             format!("signer {:?}, origin {:?}, tree size {}", trust.signer_name, cp.origin, cp.tree_size),
         ));
     }
-    if tree_id.is_none() {
-        tree_id = origin_tree_id(&cp.origin);
+    match (tree_id, origin_tree_id(&cp.origin)) {
+        (None, cp_tree) => tree_id = cp_tree,
+        // A log whose checkpoints name no tree (Rekor v2, a single tree) has no shards: a tree id in
+        // the UUID would be an unchecked claim that nothing signs.
+        (Some(uuid_tree), None) => {
+            return Err(fail(
+                1,
+                "check 1 (leaf hash): the entry UUID names a tree, but the log's checkpoint names none",
+                format!("UUID tree id {uuid_tree}, checkpoint origin {:?}: a single-tree log's UUID is the 64-hex leaf hash", cp.origin),
+            ));
+        }
+        (Some(_), Some(_)) => {}
     }
 
     // 4. Where a SET is present, it verifies over the canonical JSON Rekor signs.
@@ -203,6 +213,44 @@ pub fn verify_evidence(
         }
     }
     Ok(Verified { leaf_hash: leaf, tree_id, checkpoint: cp })
+}
+
+/// Whether the global log index is authenticated, or why the entry is refused (check 4).
+/// `shards` maps a Rekor v1 shard's tree id to the global index of its first entry (the trusted
+/// log's shard map). A verified SET signs the index; a single-tree log (no tree id) has index =
+/// proof index; a mapped shard has index = start + proof index. Anything else is stored, but
+/// flagged as not authenticated: no signature and no configured map vouches for it.
+pub fn authenticate_log_index(
+    has_set: bool,
+    tree_id: Option<u64>,
+    shards: &[(u64, u64)],
+    log_index: u64,
+    proof_log_index: u64,
+) -> Result<bool, EvidenceError> {
+    let start = tree_id.and_then(|t| shards.iter().find(|(id, _)| *id == t).map(|(_, s)| *s));
+    let expected = match (tree_id, start) {
+        (None, _) => Some(proof_log_index),
+        // An index past 2^64 matches no real entry: u64::MAX never equals a stored (i64) index.
+        (Some(_), Some(s)) => Some(s.checked_add(proof_log_index).unwrap_or(u64::MAX)),
+        (Some(_), None) => None,
+    };
+    match expected {
+        Some(want) if want != log_index => Err(fail(
+            4,
+            if has_set {
+                "check 4 (signed entry timestamp): the SET's log index disagrees with the log's shard map"
+            } else {
+                "check 4 (signed entry timestamp): without a SET the log index must be the shard's start plus the proof's index"
+            },
+            format!(
+                "log index {log_index}, proof index {proof_log_index}, tree id {}, shard start {}: expected log index {want}",
+                tree_id.map(|t| t.to_string()).unwrap_or_else(|| "none (single tree)".into()),
+                start.map(|s| s.to_string()).unwrap_or_else(|| "0".into())
+            ),
+        )),
+        Some(_) => Ok(true),
+        None => Ok(has_set),
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +364,36 @@ mod tests {
                 uuid.uuid = Some(s);
                 assert_eq!(check(&uuid).unwrap_err().check, 1);
             }
+        }
+    }
+
+    #[test]
+    fn the_log_index_is_authenticated_by_a_set_a_single_tree_or_the_shard_map() {
+        let shards = [(7u64, 100u64)];
+        // A SET signs it; a single tree has index = proof index; a mapped shard has start + proof index.
+        assert_eq!(authenticate_log_index(true, Some(9), &shards, 555, 3), Ok(true));
+        assert_eq!(authenticate_log_index(false, None, &shards, 3, 3), Ok(true));
+        assert_eq!(authenticate_log_index(false, Some(7), &shards, 103, 3), Ok(true));
+        // Unmapped shard without a SET: stored, flagged not authenticated.
+        assert_eq!(authenticate_log_index(false, Some(9), &shards, 3, 3), Ok(false));
+        assert_eq!(authenticate_log_index(false, Some(9), &shards, 999, 3), Ok(false));
+        // Contradictions are check 4 failures, with or without a SET.
+        assert_eq!(authenticate_log_index(false, None, &shards, 4, 3).unwrap_err().check, 4);
+        assert_eq!(authenticate_log_index(false, Some(7), &shards, 3, 3).unwrap_err().check, 4);
+        assert_eq!(authenticate_log_index(true, Some(7), &shards, 3, 3).unwrap_err().check, 4);
+        assert_eq!(authenticate_log_index(false, Some(7), &[(7, u64::MAX)], 3, 3).unwrap_err().check, 4);
+    }
+
+    #[test]
+    fn a_tree_id_in_the_uuid_of_a_single_tree_log_is_refused() {
+        for e in all_upstream() {
+            let v = check(&e).unwrap();
+            if v.tree_id.is_some() {
+                continue;
+            }
+            let mut prefixed = e.clone();
+            prefixed.uuid = Some(format!("{:016x}{}", 42u64, hex::encode(v.leaf_hash)));
+            assert_eq!(check(&prefixed).unwrap_err().check, 1);
         }
     }
 

@@ -789,3 +789,27 @@ fn random_and_mutated_notes_never_panic_the_parser() {
         }
     }
 }
+
+#[test]
+fn key_only_verification_ignores_another_names_bad_line_that_reuses_the_ecdsa_hint() {
+    use p256::ecdsa::signature::Signer;
+    use p256::pkcs8::EncodePublicKey;
+    let sk = p256::ecdsa::SigningKey::from_slice(&[6u8; 32]).expect("scalar");
+    let spki = sk.verifying_key().to_public_key_der().expect("spki");
+    let key = LogKey::from_spki_der(spki.as_bytes()).expect("key");
+    let body = "rekor.example - 9\n3\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n";
+    let sig: p256::ecdsa::Signature = sk.sign(body.as_bytes());
+    let mut good = key.key_hint("any").to_vec();
+    good.extend_from_slice(sig.to_der().as_bytes());
+    let mut bad = key.key_hint("any").to_vec();
+    bad.extend_from_slice(&[0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01]);
+    for order in [0, 1] {
+        let (a, b) = (format!("\u{2014} rekor.example {}\n", STANDARD.encode(&good)), format!("\u{2014} witness.example {}\n", STANDARD.encode(&bad)));
+        let lines = if order == 0 { format!("{a}{b}") } else { format!("{b}{a}") };
+        let c = parse_checkpoint(format!("{body}\n{lines}").as_bytes()).expect("parses");
+        assert!(c.verify(&key, "rekor.example"), "the verifier (rekor.example, key) has one good line");
+        assert!(!c.verify(&key, "witness.example"), "(witness.example, key) has a bad line");
+        assert!(!c.verify(&key, "third.example"), "(third.example, key) has no line");
+        assert_eq!(c.verify_any_name(&key).as_deref(), Some("rekor.example"), "order {order}");
+    }
+}

@@ -85,6 +85,17 @@ impl AttestationLog {
         AttestationLog { signer, envelopes, bodies, leaves, checkpoint }
     }
 
+    /// A log of the given canonical bodies (any kind), without envelopes: for entries that log
+    /// something other than what a queue item holds.
+    pub fn with_bodies(name: &str, bodies: Vec<Vec<u8>>) -> Self {
+        assert!(!bodies.is_empty(), "a log needs at least one entry");
+        let signer = Ed25519Signer::from_label(name, &format!("rekor_meta attestation tests: log key of {name}"));
+        let leaves: Vec<Hash> = bodies.iter().map(|b| merkle::leaf_hash(b)).collect();
+        let root = merkle::root_from_leaf_hashes(&leaves);
+        let checkpoint = signer.checkpoint(name, leaves.len() as u64, &root);
+        AttestationLog { signer, envelopes: Vec::new(), bodies, leaves, checkpoint }
+    }
+
     pub fn name(&self) -> &str {
         &self.signer.name
     }

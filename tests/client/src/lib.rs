@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod testlog;
 pub mod attest;
+pub mod rekor;
 
 /// The cluster's connection string; the tests refuse to run (fail) without one.
 pub fn dsn() -> String {
@@ -28,7 +29,13 @@ pub fn fresh_db(name: &str) -> Client {
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).expect("drop db");
     admin.batch_execute(&format!("CREATE DATABASE {db}")).expect("create db");
     let mut c = connect_db(&db);
-    c.batch_execute("CREATE EXTENSION rekor_meta").expect("create extension");
+    // REKOR_TEST_EXTENSION_VERSION runs a suite against an older installed version (e.g. to show
+    // that tests/security.rs fails on 0.2.0); unset, the default version.
+    match std::env::var("REKOR_TEST_EXTENSION_VERSION") {
+        Ok(v) if !v.is_empty() => c.batch_execute(&format!("CREATE EXTENSION rekor_meta VERSION '{v}'")),
+        _ => c.batch_execute("CREATE EXTENSION rekor_meta"),
+    }
+    .expect("create extension");
     c
 }
 
