@@ -16,7 +16,9 @@ F=tests/fixtures
 psql -X -d "$DB" -v bodies="$(cat $F/demo_bodies.json)" -v keys="$(cat $F/keys.json)" \
   -v rest1="$(cat $F/upstream/rest-entry.json)" -v rest2="$(cat $F/upstream/rest-entry-2.json)" \
   -v bundle_dsse="$(cat $F/upstream/bundle-dsse.sigstore.json)" -v bundle_hr="$(cat $F/upstream/bundle-v0.3-hashedrekord.sigstore.json)" \
-  -v bundle_v2="$(cat $F/upstream/bundle-rekor-v2.sigstore.json)" -f scripts/demo.sql
+  -v bundle_v2="$(cat $F/upstream/bundle-rekor-v2.sigstore.json)" \
+  -v root_production="$(cat $F/trusted_root/production.trusted_root.json)" -v root_staging="$(cat $F/trusted_root/staging.trusted_root.json)" \
+  -v shards="$(cat $F/rekor_v1_shards.json)" -f scripts/demo.sql
 echo
 echo "rekor_meta is installed in database $DB. Connect with:"
 echo "  psql -h $PGHOST -p $PGPORT -U postgres $DB"

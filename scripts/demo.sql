@@ -109,10 +109,17 @@ SELECT rekor_verify_inclusion_proof(
 
 \set ON_ERROR_STOP on
 \echo
-\echo '== 6. Trust the real Sigstore logs (production and staging, Rekor v1 ECDSA and v2 Ed25519) from tests/fixtures/keys.json'
-SELECT k->>'id' AS log, k->>'key_details' AS key, encode(rekor_add_log(k->>'public_key_pem', k->>'note_signer_name'), 'hex') AS log_id
-FROM jsonb_array_elements(:'keys'::jsonb -> 'keys') AS k
-WHERE k->>'instance' IN ('production', 'staging');
+\echo '== 6. Trust the real Sigstore logs from the trusted roots Sigstore distributes (production and staging trusted_root.json)'
+SELECT base_url, key_type, valid_from, valid_until, encode(log_id, 'hex') AS log_id, status
+FROM rekor_import_trusted_root(:'root_production'::jsonb)
+UNION ALL
+SELECT base_url, key_type, valid_from, valid_until, encode(log_id, 'hex'), status
+FROM rekor_import_trusted_root(:'root_staging'::jsonb);
+\echo 'and the Rekor v1 shard map (each start derived from a SET-signed entry: tests/fixtures/rekor_v1_shards.json)'
+SELECT rekor_add_log_shard(l.log_id, (s->>'tree_id')::bigint, (s->>'start_index')::bigint), l.signer_name, s->>'tree_id' AS tree_id,
+       s->>'start_index' AS start_index
+FROM jsonb_array_elements(:'shards'::jsonb -> 'shards') s
+JOIN rekor_logs l ON l.signer_name = split_part(s->>'log', ':', 2);
 
 \echo '== 7. A real signed checkpoint of the production log, verified and stored (its columns come from the note)'
 SELECT :'bundle_dsse'::jsonb #>> '{verificationMaterial,tlogEntries,0,inclusionProof,checkpoint,envelope}' AS checkpoint \gset
@@ -124,10 +131,14 @@ INSERT INTO rekor_checkpoints (note) VALUES (:'checkpoint') RETURNING checkpoint
 SELECT 'rest-entry.json' AS source, rekor_ingest_entry(:'rest1'::jsonb) AS entry_id
 UNION ALL SELECT 'rest-entry-2.json', rekor_ingest_entry(:'rest2'::jsonb)
 UNION ALL SELECT 'bundle-dsse', rekor_ingest_bundle(:'bundle_dsse'::jsonb)
-UNION ALL SELECT 'bundle-v0.3-hashedrekord', rekor_ingest_bundle(:'bundle_hr'::jsonb)
-UNION ALL SELECT 'bundle-rekor-v2', rekor_ingest_bundle(:'bundle_v2'::jsonb);
-SELECT entry_id, kind, api_version, log_index, proof_log_index AS proof_index, tree_size, integrated_time,
-       l.signer_name AS log, rekor_verify_inclusion(entry_id) AS verified
+UNION ALL SELECT 'bundle-v0.3-hashedrekord', rekor_ingest_bundle(:'bundle_hr'::jsonb);
+\echo 'The Rekor v2 bundle was logged by staging log2025-alpha1, whose key the staging root retired on 2025-09-04.'
+\echo 'A v2 entry has no SET, so nothing signs when it was logged and the key is checked now: it is refused.'
+\set ON_ERROR_STOP off
+SELECT rekor_ingest_bundle(:'bundle_v2'::jsonb);
+\set ON_ERROR_STOP on
+SELECT entry_id, kind, api_version, log_index, proof_log_index AS proof_index, log_index_authenticated AS index_authenticated,
+       tree_size, integrated_time, l.signer_name AS log, rekor_verify_inclusion(entry_id) AS verified
 FROM rekor_entries e JOIN rekor_logs l USING (log_id) ORDER BY entry_id;
 
 \echo '== 9. Any row re-verified from scratch, one check per line'

@@ -100,7 +100,8 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER rekor_logs_derive BEFORE INSERT OR UPDATE ON rekor_logs FOR EACH ROW EXECUTE FUNCTION rekor_logs_derive();
+-- INSERT only: an UPDATE may not touch the identity at all (rekor_logs_guard).
+CREATE TRIGGER rekor_logs_derive BEFORE INSERT ON rekor_logs FOR EACH ROW EXECUTE FUNCTION rekor_logs_derive();
 -- Rows stored by 0.2.0 must already hold the derived identity; an upgrade refuses a tampered one.
 DO $check$
 DECLARE
@@ -117,6 +118,20 @@ BEGIN
     END IF;
 END
 $check$;
+
+-- ---------------------------------------------------------------------------------------------
+-- A key's validity window is closed at both ends, as Sigstore's TimeRange (protobuf-specs; the
+-- conformance suite's trust-root-tlog-validity-end-inclusive): valid at valid_until itself.
+CREATE OR REPLACE FUNCTION rekor_logs_for_origin(origin text, at timestamptz)
+RETURNS SETOF rekor_logs
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM @extschema@.rekor_logs l
+    WHERE (l.origin = $1 OR (l.origin_is_prefix AND starts_with($1, l.origin)))
+      AND (l.valid_from IS NULL OR l.valid_from <= $2)
+      AND (l.valid_until IS NULL OR $2 <= l.valid_until)
+$$;
 
 -- ---------------------------------------------------------------------------------------------
 -- The shard map of a Rekor v1 log: one key signs every shard's checkpoints, and an entry's global
@@ -226,7 +241,9 @@ BEGIN
     END IF;
     FOR t IN SELECT x FROM jsonb_array_elements($1 -> 'tlogs') x LOOP
         base_url := t ->> 'baseUrl';
-        host := substring(base_url FROM '^https?://([^/:?#]+)');
+        -- Rekor v1 signs "<hostname> - <tree id>" with the host as the server knows it, port included
+        -- (conformance: "localhost:8000 - …"); Rekor v2 signs under the bare host name.
+        host := substring(base_url FROM '^https?://([^/?#@]+)');
         IF host IS NULL THEN
             RAISE EXCEPTION 'invalid trusted root: $.tlogs[%].baseUrl is not an http(s) URL', i USING ERRCODE = 'invalid_parameter_value',
                 DETAIL = format('baseUrl %s', left(coalesce(base_url, 'missing'), 200));
@@ -236,6 +253,14 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         details := t #>> '{publicKey,keyDetails}';
+        IF details = 'PKIX_ED25519' THEN
+            host := split_part(host, ':', 1);
+        END IF;
+        IF t #>> '{publicKey,validFor,start}' IS NULL THEN
+            RAISE EXCEPTION 'invalid trusted root: $.tlogs[%].publicKey.validFor.start is missing', i
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('%s: a transparency log key must say from when it is valid', left(base_url, 200));
+        END IF;
         raw := t #>> '{publicKey,rawBytes}';
         IF raw IS NULL THEN
             RAISE EXCEPTION 'invalid trusted root: $.tlogs[%].publicKey.rawBytes is missing', i USING ERRCODE = 'invalid_parameter_value';
@@ -474,7 +499,7 @@ BEGIN
     -- The key must be valid when the log says it integrated the entry. Only a SET signs the
     -- integrated time (check 4); without one nothing vouches for it, so: now.
     at := CASE WHEN NEW.signed_entry_timestamp IS NOT NULL THEN coalesce(NEW.integrated_time, now()) ELSE now() END;
-    IF (l.valid_from IS NOT NULL AND at < l.valid_from) OR (l.valid_until IS NOT NULL AND at >= l.valid_until) THEN
+    IF (l.valid_from IS NOT NULL AND at < l.valid_from) OR (l.valid_until IS NOT NULL AND at > l.valid_until) THEN
         PERFORM @extschema@.rekor_reject_entry('log key is not valid at the entry''s time',
             format('log %s is valid from %s until %s; entry time %s%s', encode(l.log_id, 'hex'),
                    coalesce(l.valid_from::text, '-infinity'), coalesce(l.valid_until::text, 'infinity'), at,
@@ -675,7 +700,7 @@ BEGIN
             DETAIL = c.detail, HINT = 'rekor_verify_inclusion_report(entry_id) shows every check.';
     END IF;
     at := CASE WHEN c.has_set THEN coalesce(c.integrated_time, now()) ELSE now() END;
-    IF (c.valid_from IS NOT NULL AND at < c.valid_from) OR (c.valid_until IS NOT NULL AND at >= c.valid_until) THEN
+    IF (c.valid_from IS NOT NULL AND at < c.valid_from) OR (c.valid_until IS NOT NULL AND at > c.valid_until) THEN
         RAISE EXCEPTION 'entry % does not verify: log key is not valid at the entry''s time', $1 USING ERRCODE = 'check_violation',
             DETAIL = format('log %s is valid from %s until %s; entry time %s%s', encode(c.log_id, 'hex'),
                             coalesce(c.valid_from::text, '-infinity'), coalesce(c.valid_until::text, 'infinity'), at,
@@ -703,7 +728,6 @@ DECLARE
     leaf bytea;
     err text;
     cp record;
-    v record;
     at timestamptz;
     shard_ids bigint[];
     shard_starts bigint[];
@@ -720,7 +744,7 @@ BEGIN
 
     step := 0; "check" := 'log key validity';
     at := CASE WHEN e.signed_entry_timestamp IS NOT NULL THEN coalesce(e.integrated_time, now()) ELSE now() END;
-    passed := NOT ((l.valid_from IS NOT NULL AND at < l.valid_from) OR (l.valid_until IS NOT NULL AND at >= l.valid_until));
+    passed := NOT ((l.valid_from IS NOT NULL AND at < l.valid_from) OR (l.valid_until IS NOT NULL AND at > l.valid_until));
     reason := format('log %s valid from %s until %s; checked at %s (%s)', encode(l.log_id, 'hex'),
                      coalesce(l.valid_from::text, '-infinity'), coalesce(l.valid_until::text, 'infinity'), at,
                      CASE WHEN e.signed_entry_timestamp IS NOT NULL THEN 'the SET-signed integrated time'
@@ -765,25 +789,20 @@ BEGIN
     END IF;
     RETURN NEXT;
 
+    -- The index rule alone (rekor_meta_core::evidence::authenticate_log_index), on the stored tree id.
     step := 5; "check" := 'log index';
-    SELECT * INTO v FROM @extschema@.rekor_entry_evidence(
-        e.body, e.entry_uuid, e.leaf_hash, e.proof_log_index, e.tree_size, e.root_hash, e.proof_hashes, e.checkpoint,
-        e.signed_entry_timestamp, extract(epoch FROM e.integrated_time)::bigint, e.log_id, e.log_index,
-        l.public_key, l.signer_name, l.origin, l.origin_is_prefix, shard_ids, shard_starts);
     start := shard_starts[array_position(shard_ids, e.tree_id)];
-    IF v."check" IS NOT NULL THEN
-        passed := false;
-        reason := v.message || ': ' || v.detail;
+    IF e.tree_id IS NULL OR start IS NOT NULL THEN
+        passed := e.log_index = coalesce(start, 0) + e.proof_log_index;
+        reason := CASE WHEN NOT passed THEN format('log index %s is not %s%s: the %s', e.log_index,
+                                                  CASE WHEN start IS NULL THEN '' ELSE start || ' + ' END, e.proof_log_index,
+                                                  CASE WHEN start IS NULL THEN 'proof''s index (single-tree log)' ELSE 'shard''s start plus the proof''s index' END)
+                       WHEN start IS NULL THEN format('single-tree log: the global index is the proof''s index %s', e.proof_log_index)
+                       ELSE format('shard %s starts at %s: global index %s = %s + proof index %s', e.tree_id, start, e.log_index,
+                                   start, e.proof_log_index) END;
     ELSIF e.signed_entry_timestamp IS NOT NULL THEN
         passed := true;
-        reason := format('global index %s is signed by the SET', e.log_index);
-    ELSIF e.tree_id IS NULL THEN
-        passed := true;
-        reason := format('single-tree log: the global index is the proof''s index %s', e.proof_log_index);
-    ELSIF start IS NOT NULL THEN
-        passed := true;
-        reason := format('shard %s starts at %s: global index %s = %s + proof index %s', e.tree_id, start, e.log_index,
-                         start, e.proof_log_index);
+        reason := format('global index %s is signed by the SET (step 4)', e.log_index);
     ELSE
         passed := NULL;
         reason := format('NOT authenticated: no SET, and shard %s is not in the log''s shard map (rekor_add_log_shard); the claimed global index %s is stored but unverified',
@@ -815,6 +834,24 @@ DELETE FROM rekor_witness_state WHERE origin IS NULL;   -- rows that never witne
 ALTER TABLE rekor_witness_state ALTER COLUMN origin SET NOT NULL;
 ALTER TABLE rekor_witness_state DROP CONSTRAINT rekor_witness_state_pkey;
 ALTER TABLE rekor_witness_state ADD PRIMARY KEY (log_id, origin);
+-- A row restored from a dump of 0.1.0 or 0.2.0 has no origin: it is its checkpoint's (the checkpoints
+-- are restored first); a row that witnessed no checkpoint holds no state and is not restored.
+CREATE FUNCTION rekor_witness_state_origin() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.origin IS NULL THEN
+        SELECT c.origin INTO NEW.origin FROM @extschema@.rekor_checkpoints c WHERE c.checkpoint_id = NEW.checkpoint_id;
+        IF NEW.origin IS NULL THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER rekor_witness_state_origin BEFORE INSERT ON rekor_witness_state
+    FOR EACH ROW EXECUTE FUNCTION rekor_witness_state_origin();
 
 CREATE OR REPLACE FUNCTION rekor_witness_checkpoint(note text, old_size bigint, consistency_proof bytea[],
                                                     OUT status text, OUT tree_size bigint, OUT checkpoint_id bigint,
@@ -1067,7 +1104,9 @@ BEGIN
     FOR l IN
         SELECT x.* FROM @extschema@.rekor_vex_links x
         WHERE x.product = $2 AND (x.vulnerability = $1 OR $1 = ANY (x.vulnerability_aliases))
-        ORDER BY coalesce(x.statement_time, x.created_at) DESC, x.link_id DESC
+        -- Newest first by the time the logged payload carries; links whose time nothing logged
+        -- carries come after every timed one, newest link first.
+        ORDER BY x.statement_time DESC NULLS LAST, x.created_at DESC, x.link_id DESC
     LOOP
         link_id := l.link_id; status := l.status; justification := l.justification; statement_id := l.statement_id;
         document_digest := l.document_digest; queue_id := l.queue_id; statement_time := l.statement_time;

@@ -228,39 +228,73 @@ pub fn parse_summary(stdout: &str, stderr: &str) -> Summary {
     s
 }
 
+/// A running submitter process; its stdout and stderr go to files (never a pipe that could fill).
+pub struct Submitter {
+    pub child: Child,
+    pub name: String,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Submitter {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// kill -9, and reap it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts a submitter process (run, --exit-when-idle) against `dsn`.
-pub fn spawn_submitter(dsn: &str, worker: &str, extra: &[&str]) -> Child {
-    Command::new(submitter_bin())
-        .args(["--dsn", dsn, "--worker", worker, "--exit-when-idle", "--poll-ms", "200"])
+pub fn spawn_submitter(dsn: &str, worker: &str, extra: &[&str]) -> Submitter {
+    spawn_submitter_with(dsn, worker, true, extra)
+}
+
+pub fn spawn_submitter_with(dsn: &str, worker: &str, exit_when_idle: bool, extra: &[&str]) -> Submitter {
+    let dir = repo_root().join("target/pipeline-tests/logs");
+    std::fs::create_dir_all(&dir).expect("log dir");
+    let out = dir.join(format!("{worker}.{}.out", std::process::id()));
+    let err = dir.join(format!("{worker}.{}.err", std::process::id()));
+    let mut cmd = Command::new(submitter_bin());
+    cmd.args(["--dsn", dsn, "--worker", worker]);
+    if !extra.contains(&"--poll-ms") {
+        cmd.args(["--poll-ms", "200"]);
+    }
+    if exit_when_idle {
+        cmd.arg("--exit-when-idle");
+    }
+    let child = cmd
         .args(extra)
         .env("REKOR_SUBMITTER_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(std::fs::File::create(&out).expect("stdout file")))
+        .stderr(Stdio::from(std::fs::File::create(&err).expect("stderr file")))
         .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (scripts/test.sh builds it)", submitter_bin().display()))
+        .unwrap_or_else(|e| panic!("{}: {e} (scripts/test.sh builds it)", submitter_bin().display()));
+    Submitter { child, name: worker.to_string(), out, err }
 }
 
 /// Waits for a submitter to exit within `limit` (killed and a panic otherwise): its summary.
-pub fn wait_submitter(mut child: Child, limit: Duration) -> (std::process::ExitStatus, Summary) {
+pub fn wait_submitter(mut s: Submitter, limit: Duration) -> (std::process::ExitStatus, Summary) {
     let t = Instant::now();
-    loop {
-        match child.try_wait().expect("try_wait") {
-            Some(_) => break,
+    let status = loop {
+        match s.child.try_wait().expect("try_wait") {
+            Some(st) => break st,
             None if t.elapsed() > limit => {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
-                panic!(
-                    "submitter did not finish within {limit:?}; stderr tail:\n{}",
-                    tail(&String::from_utf8_lossy(&out.stderr), 40)
-                );
+                s.kill9();
+                panic!("submitter {} did not finish within {limit:?}; stderr tail:\n{}", s.name, tail(&s.stderr(), 40));
             }
             None => std::thread::sleep(Duration::from_millis(100)),
         }
-    }
-    let out = child.wait_with_output().expect("output");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    (out.status, parse_summary(&stdout, &stderr))
+    };
+    let stdout = std::fs::read_to_string(&s.out).unwrap_or_default();
+    (status, parse_summary(&stdout, &s.stderr()))
 }
 
 pub fn tail(s: &str, n: usize) -> String {

@@ -109,7 +109,7 @@ fn writers_ingest_through_the_trigger_and_cannot_bypass_or_change_it() {
     // ON CONFLICT DO UPDATE needs UPDATE, which writers do not have.
     let upsert = "INSERT INTO rekor_entries (log_id, log_index, proof_log_index, body, tree_size, root_hash, proof_hashes, checkpoint, integrated_time, signed_entry_timestamp)
          SELECT log_id, log_index, proof_log_index, body, tree_size, root_hash, proof_hashes, checkpoint, integrated_time, signed_entry_timestamp
-         FROM rekor_entries ON CONFLICT (log_id, log_index) DO UPDATE SET body = EXCLUDED.body";
+         FROM rekor_entries ON CONFLICT (leaf_hash, log_id, log_index_authenticated) DO UPDATE SET body = EXCLUDED.body";
     assert_eq!(sqlstate(w.execute(upsert, &[])), "42501");
     // COPY of a tampered row (one proof hash dropped), as CSV.
     let r = w

@@ -684,3 +684,88 @@ fn a_sigstore_trusted_root_sets_up_the_logs_idempotently_and_real_bundles_verify
     assert_eq!(code, "23514", "{msg}");
     assert_eq!(sqlstate(fresh.query("SELECT * FROM rekor_import_trusted_root('{\"tlogs\": []}')", &[])), "22023");
 }
+
+/// tests/fixtures/rekor_v1_shards.json: (log_id, tree_id, start) of each real shard.
+fn fixture_shards() -> Vec<(Vec<u8>, i64, i64)> {
+    json_fixture("rekor_v1_shards.json")["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let key = fixture_key(s["log"].as_str().unwrap());
+            (
+                hex::decode(key["log_id_hex"].as_str().unwrap()).unwrap(),
+                s["tree_id"].as_str().unwrap().parse().unwrap(),
+                s["start_index"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_production_bundle_without_a_set_on_a_later_shard_is_accepted_and_the_shard_map_authenticates_it() {
+    let mut db = setup("sec_prod_noset");
+    trust_fixture_logs(&mut db.owner);
+    let mut w = login_as(&mut db, "writer", Some("rekor_writer"));
+    let mut bundle = json_fixture("upstream/bundle-dsse.sigstore.json");
+    bundle["verificationMaterial"]["tlogEntries"][0].as_object_mut().unwrap().remove("inclusionPromise");
+    let id: i64 = w.query_one("SELECT rekor_ingest_bundle($1::text::jsonb)", &[&bundle.to_string()]).unwrap().get(0);
+    let r = w.query_one("SELECT log_index, log_index_authenticated, integrated_time_authenticated, rekor_verify_inclusion(entry_id) FROM rekor_entries WHERE entry_id = $1", &[&id]).unwrap();
+    assert_eq!((r.get::<_, i64>(0), r.get::<_, bool>(1), r.get::<_, bool>(2), r.get::<_, bool>(3)), (150322684, false, false, true));
+    // With the real shard map the same bundle's index is authenticated.
+    let mut admin = login_as(&mut db, "admin", Some("rekor_admin"));
+    for (log_id, tree, start) in fixture_shards() {
+        admin.execute("SELECT rekor_add_log_shard($1, $2, $3)", &[&log_id, &tree, &start]).unwrap();
+    }
+    let id2: i64 = w.query_one("SELECT rekor_ingest_bundle($1::text::jsonb)", &[&bundle.to_string()]).unwrap().get(0);
+    let auth: bool = w.query_one("SELECT log_index_authenticated FROM rekor_entries WHERE entry_id = $1", &[&id2]).unwrap().get(0);
+    assert!(auth);
+    // Every real SET-signed fixture agrees with the map (a map that contradicted one would be refused).
+    for f in ["upstream/bundle-dsse.sigstore.json", "upstream/bundle-v0.3-hashedrekord.sigstore.json"] {
+        w.query_one("SELECT rekor_ingest_bundle($1::text::jsonb)", &[&fixture(f)]).unwrap();
+    }
+    w.query_one("SELECT rekor_ingest_entry($1::text::jsonb)", &[&fixture("upstream/rest-entry.json")]).unwrap();
+}
+
+#[test]
+fn a_trusted_roots_rekor_v1_origin_keeps_the_port_and_a_key_without_a_start_is_refused() {
+    let mut c = fresh_db("trust_root_port");
+    let dir = "conformance/bundle-verify/intoto-with-custom-trust-root";
+    let rows = c
+        .query("SELECT status FROM rekor_import_trusted_root($1::text::jsonb)", &[&fixture(&format!("{dir}/trusted_root.json"))])
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let (signer, origin): (String, String) = {
+        let r = c.query_one("SELECT signer_name, origin FROM rekor_logs", &[]).unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((signer.as_str(), origin.as_str()), ("localhost:8000", "localhost:8000 - "));
+    // The conformance suite's bundle of that local log verifies under it.
+    let ok: bool = c
+        .query_one("SELECT bool_and(rekor_verify_inclusion(id)) FROM rekor_ingest_bundle($1::text::jsonb) id", &[&fixture(&format!("{dir}/bundle.sigstore.json"))])
+        .unwrap()
+        .get(0);
+    assert!(ok);
+    let mut root = json_fixture("trusted_root/production.trusted_root.json");
+    root["tlogs"][0]["publicKey"]["validFor"].as_object_mut().unwrap().remove("start");
+    let mut fresh = fresh_db("trust_root_nostart");
+    let (code, msg, _) = db_error(fresh.query("SELECT * FROM rekor_import_trusted_root($1::text::jsonb)", &[&root.to_string()]));
+    assert_eq!(code, "22023");
+    assert!(msg.contains("validFor.start"), "{msg}");
+}
+
+#[test]
+fn a_key_is_valid_at_the_end_of_its_window() {
+    // Sigstore's TimeRange is closed: an entry integrated exactly at valid_until verifies.
+    let mut c = fresh_db("window_end");
+    let key = fixture_key("staging:rekor.sigstage.dev");
+    c.execute(
+        "SELECT rekor_add_log($1, $2, NULL, '2021-01-01', to_timestamp(1656448131))",
+        &[&key["public_key_pem"].as_str().unwrap(), &key["note_signer_name"].as_str().unwrap()],
+    )
+    .unwrap();
+    let id: i64 = c.query_one("SELECT rekor_ingest_entry($1::text::jsonb)", &[&fixture("upstream/rest-entry.json")]).unwrap().get(0);
+    assert!(c.query_one("SELECT rekor_verify_inclusion($1)", &[&id]).unwrap().get::<_, bool>(0));
+    c.execute("UPDATE rekor_logs SET valid_until = to_timestamp(1656448130)", &[]).unwrap();
+    assert_eq!(sqlstate(c.query_one("SELECT rekor_verify_inclusion($1)", &[&id])), "23514");
+}

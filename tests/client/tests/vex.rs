@@ -205,9 +205,10 @@ fn a_link_waits_for_its_envelope_and_is_linked_when_mark_submitted_completes() {
     assert_eq!(e.entry_id, Some(entry));
     assert_eq!(e.integrated_time.as_deref(), Some(itime.as_str()));
     assert_eq!(e.log_id.as_deref(), Some(log_id.as_slice()));
-    assert_eq!(e.statement_time.as_deref(), Some("2024-05-01 10:00:00+00"));
-    // The SLSA provenance the real bundle carries is not this VEX document: said so, not hidden.
+    // The SLSA provenance the real bundle carries is not this VEX document: said so, not hidden;
+    // and its timestamp, which nothing logged carries, orders nothing (0.3.0).
     assert_eq!(e.attested, Some(false));
+    assert_eq!(e.statement_time, None);
     // The document digest is SHA-256 of the jsonb text of the whole document given.
     let digest: Vec<u8> =
         c.query_one("SELECT sha256(convert_to(($1::text::jsonb)::text, 'UTF8'))", &[&text(&doc)]).unwrap().get(0);
@@ -330,9 +331,9 @@ fn a_link_by_envelope_digest_finds_the_queue_item_or_the_logged_entry() {
 
 #[test]
 fn evidence_lists_the_newest_statement_first() {
-    let mut c = fresh_db("vex_newest");
-    trust_fixture_logs(&mut c);
-    let (qid, _) = submit_fixture_dsse_bundle(&mut c);
+    // Three attested documents (each the predicate of its own logged attestation), linked out of
+    // order, and one wrapper that is not logged anywhere: the order is the logged documents' times;
+    // the unattested link has no time and ranks by when it was linked (0.3.0).
     let doc = |status: &str, time: &str, extra: Value| {
         let mut s = json!({"vulnerability": {"name": "CVE-2023-1111"}, "products": [DEB], "status": status});
         for (k, v) in extra.as_object().unwrap() {
@@ -341,23 +342,33 @@ fn evidence_lists_the_newest_statement_first() {
         json!({"@context": "https://openvex.dev/ns/v0.2.0", "@id": format!("https://example.com/vex/{time}"),
                "timestamp": time, "statements": [s]})
     };
-    // Linked out of order: the middle one first.
-    link_queue(&mut c, &doc("affected", "2024-02-01T00:00:00Z", json!({"action_statement": "upgrade"})), qid);
-    link_queue(
-        &mut c,
-        &doc("not_affected", "2024-03-01T00:00:00Z", json!({"justification": "component_not_present"})),
-        qid,
-    );
-    link_queue(&mut c, &doc("under_investigation", "2024-01-01T00:00:00Z", json!({})), qid);
+    let docs = [
+        doc("affected", "2024-02-01T00:00:00Z", json!({"action_statement": "upgrade"})),
+        doc("not_affected", "2024-03-01T00:00:00Z", json!({"justification": "component_not_present"})),
+        doc("under_investigation", "2024-01-01T00:00:00Z", json!({})),
+    ];
+    let payloads: Vec<Value> = docs.iter().map(|d| vex_attestation("app", &"ab".repeat(32), d)).collect();
+    let log = AttestationLog::new("vex-order.example", &payloads);
+    let mut c = fresh_db("vex_newest");
+    log.install(&mut c);
+    for (i, d) in docs.iter().enumerate() {
+        let qid: i64 = c.query_one("SELECT rekor_enqueue($1::text::jsonb)", &[&log.envelope_json(i)]).unwrap().get(0);
+        c.query("SELECT 1 FROM rekor_dequeue('w', 1)", &[]).unwrap();
+        c.query_one("SELECT rekor_mark_submitted($1, 'w', $2::text::jsonb)", &[&qid, &log.response_json(i)]).unwrap();
+        link_queue(&mut c, d, qid);
+    }
+    let wrapper = doc("fixed", "2030-01-01T00:00:00Z", json!({}));
+    link_queue(&mut c, &wrapper, 1);
     let ev = evidence(&mut c, "CVE-2023-1111", DEB);
-    let order: Vec<(&str, Option<&str>)> =
-        ev.iter().map(|e| (e.status.as_str(), e.statement_time.as_deref())).collect();
+    let order: Vec<(&str, Option<&str>, Option<bool>)> =
+        ev.iter().map(|e| (e.status.as_str(), e.statement_time.as_deref(), e.attested)).collect();
     assert_eq!(
         order,
         vec![
-            ("not_affected", Some("2024-03-01 00:00:00+00")),
-            ("affected", Some("2024-02-01 00:00:00+00")),
-            ("under_investigation", Some("2024-01-01 00:00:00+00"))
+            ("not_affected", Some("2024-03-01 00:00:00+00"), Some(true)),
+            ("affected", Some("2024-02-01 00:00:00+00"), Some(true)),
+            ("under_investigation", Some("2024-01-01 00:00:00+00"), Some(true)),
+            ("fixed", None, Some(false)),
         ]
     );
     assert!(ev.iter().all(|e| e.proof == "proven"));
@@ -569,7 +580,8 @@ fn cyclonedx_vex_analysis_is_linked_too() {
     assert_eq!(r.get::<_, Option<String>>(1).as_deref(), Some("code_not_reachable"));
     assert_eq!(r.get::<_, Option<String>>(2).as_deref(), Some("JNDI lookups are disabled"));
     assert_eq!(r.get::<_, Option<String>>(3).as_deref(), Some("v1"));
-    assert_eq!(r.get::<_, Option<String>>(4).as_deref(), Some("2024-06-02 00:00:00+00"));
+    // The BOM is not what the bundle logs (SLSA provenance): its time is not attested (0.3.0).
+    assert_eq!(r.get::<_, Option<String>>(4), None);
     assert_eq!(r.get::<_, String>(5), "proven");
     let statuses: Vec<(String, Option<String>)> = c
         .query(
