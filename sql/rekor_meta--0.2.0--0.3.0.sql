@@ -92,7 +92,8 @@ BEGIN
        OR NEW.public_key IS DISTINCT FROM k.public_key THEN
         RAISE EXCEPTION 'trusted log identity does not match its key' USING ERRCODE = 'check_violation',
             DETAIL = format('given log_id %s, key_type %s; the key (signer %L) has log_id %s, key_type %s%s',
-                            coalesce(encode(NEW.log_id, 'hex'), 'NULL'), coalesce(NEW.key_type, 'NULL'), NEW.signer_name,
+                            coalesce(left(encode(NEW.log_id, 'hex'), 64), 'NULL'), coalesce(left(NEW.key_type, 64), 'NULL'),
+                            left(NEW.signer_name, 200),
                             encode(k.log_id, 'hex'), k.key_type,
                             CASE WHEN NEW.public_key IS DISTINCT FROM k.public_key THEN ', and the key is not canonical DER SPKI' ELSE '' END),
             HINT = 'Add logs with rekor_add_log(public_key, signer_name): it derives the log ID from the key.';
@@ -185,9 +186,9 @@ AS $$
 DECLARE
     s @extschema@.rekor_log_shards;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $1) THEN
+    IF length($1) <> 32 OR NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $1) THEN
         RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('log_id %s is not in rekor_logs', encode($1, 'hex'));
+            DETAIL = format('log_id %s (%s bytes) is not in rekor_logs', left(encode($1, 'hex'), 64), length($1));
     END IF;
     SELECT * INTO s FROM @extschema@.rekor_log_shards x WHERE x.log_id = $1 AND x.tree_id = $2;
     IF FOUND THEN

@@ -732,10 +732,10 @@ fn entries_of_untrusted_or_retired_logs_are_rejected() {
     let e = fixture_entry(V1);
     let (code, msg, _) = db_error(ingest_bundle(&mut c, &e.bundle()));
     assert_eq!((code.as_str(), msg.as_str()), ("23514", "entry log is not a trusted log"));
-    // Trusted only until before the entry was integrated.
+    // Trusted only until a second before the entry was integrated (the window's end is inclusive).
     let prod = fixture_key("production:rekor.sigstore.dev");
     c.execute(
-        "SELECT rekor_add_log($1, $2, NULL, '2021-01-01', to_timestamp($3::bigint))",
+        "SELECT rekor_add_log($1, $2, NULL, '2021-01-01', to_timestamp($3::bigint - 1))",
         &[&s(&prod["public_key_pem"]), &s(&prod["note_signer_name"]), &e.integrated_time.unwrap()],
     )
     .unwrap();
