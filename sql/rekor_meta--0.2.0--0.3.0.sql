@@ -120,6 +120,22 @@ BEGIN
 END
 $check$;
 
+-- The signer's verifier of a queued envelope (rekor_meta_core::verifier): PEM or base64 DER of an
+-- SPKI or an X.509 certificate; 22023 unless one of the envelope's signatures verifies under it.
+CREATE OR REPLACE FUNCTION "rekor_verifier_check"(
+	"envelope" jsonb,
+	"verifier" TEXT
+) RETURNS TABLE (
+	"der" bytea,
+	"kind" TEXT,
+	"key_type" TEXT,
+	"spki" bytea,
+	"signature_index" INT
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'rekor_verifier_check_wrapper';
+
 -- ---------------------------------------------------------------------------------------------
 -- A key's validity window is closed at both ends, as Sigstore's TimeRange (protobuf-specs; the
 -- conformance suite's trust-root-tlog-validity-end-inclusive): valid at valid_until itself.

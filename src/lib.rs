@@ -78,6 +78,7 @@ pgrx::extension_sql_file!(
         entry::rekor_entry_evidence,
         checkpoint::rekor_note_tree_id,
         checkpoint::rekor_verify_checkpoint_named,
-        checkpoint::rekor_verify_checkpoint_named_text
+        checkpoint::rekor_verify_checkpoint_named_text,
+        queue::rekor_verifier_check
     ]
 );

@@ -1,6 +1,6 @@
 //! SQL helpers of the submission queue (sql/040_queue.sql): DSSE envelope validation and digests on
 //! enqueue, and the check that a logged Rekor entry is exactly the queued envelope.
-use crate::args::Jsonb;
+use crate::args::{Jsonb, Text};
 use crate::error::{raise, INVALID_PARAMETER};
 use pgrx::prelude::*;
 use rekor_meta_core::dsse;
@@ -90,10 +90,15 @@ fn rekor_entry_envelope_mismatch(body: &[u8], envelope: Jsonb) -> Option<String>
             None
         }
         "hashedrekord" => {
-            let pae: [u8; 32] = Sha256::digest(env.pae()).into();
-            if !has(DigestRole::Artifact, &pae) {
+            // Rekor v2 hashes the PAE with the signing algorithm's hash: SHA-256 (P-256, Ed25519ph)
+            // or SHA-384 (P-384).
+            let pae_bytes = env.pae();
+            let pae: [u8; 32] = Sha256::digest(&pae_bytes).into();
+            let pae384: Vec<u8> = sha2::Sha384::digest(&pae_bytes).to_vec();
+            let has384 = parsed.digests.iter().any(|d| d.role == DigestRole::Artifact && d.algorithm == "sha384" && d.value == pae384);
+            if !has(DigestRole::Artifact, &pae) && !has384 {
                 return Some(format!(
-                    "hashedrekord artifact digest is not SHA-256 of the envelope's DSSE PAE ({})",
+                    "hashedrekord artifact digest is neither SHA-256 ({}) nor SHA-384 of the envelope's DSSE PAE",
                     hex::encode(pae)
                 ));
             }
@@ -110,6 +115,41 @@ fn rekor_entry_envelope_mismatch(body: &[u8], envelope: Jsonb) -> Option<String>
 /// anything unpacks it: its unpacked size (read from the TOAST header alone), then, when that is at
 /// most `max_bytes`, its dimensions, element count and first NULL element (1-based, row-major).
 /// The unpacked copy it reads is freed before it returns, so the check costs no memory after it.
+/// The signer's verifier for a queued envelope (PEM or base64 DER of a SubjectPublicKeyInfo or an
+/// X.509 certificate): its DER, kind, key type and SubjectPublicKeyInfo. 22023 when it does not
+/// parse, has an unsupported key type, or no signature of the envelope verifies under it (such an
+/// envelope could never be logged with this verifier).
+#[pg_extern(immutable, parallel_safe, strict)]
+fn rekor_verifier_check(
+    envelope: Jsonb,
+    verifier: Text<'_>,
+) -> TableIterator<
+    'static,
+    (name!(der, Vec<u8>), name!(kind, String), name!(key_type, String), name!(spki, Vec<u8>), name!(signature_index, i32)),
+> {
+    let env = dsse::parse_envelope(&envelope.0)
+        .unwrap_or_else(|e| raise(INVALID_PARAMETER, format!("invalid DSSE envelope: {e}"), format!("at {}", e.path())));
+    let v = rekor_meta_core::verifier::parse_verifier(verifier.as_bytes()).unwrap_or_else(|e| {
+        raise(INVALID_PARAMETER, format!("invalid verifier: {e}"), format!("verifier is {} bytes", verifier.len()))
+    });
+    let Some(i) = v.signs(&env) else {
+        raise(
+            INVALID_PARAMETER,
+            "no signature of the envelope verifies under the verifier",
+            format!(
+                "{} signature(s) over the DSSE PAE of payload type {:?}; verifier: {} {} (SPKI SHA-256 {})",
+                env.signatures.len(),
+                crate::error::snippet(&env.payload_type),
+                v.kind.as_str(),
+                v.key_type.as_str(),
+                hex::encode(Sha256::digest(&v.spki))
+            ),
+        )
+    };
+    let index = i32::try_from(i).unwrap_or(i32::MAX);
+    TableIterator::once((v.der, v.kind.as_str().to_string(), v.key_type.as_str().to_string(), v.spki, index))
+}
+
 #[pg_extern(immutable, parallel_safe, strict)]
 fn rekor_array_shape(
     a: pgrx::AnyArray,

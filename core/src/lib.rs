@@ -9,3 +9,4 @@ pub mod entry;
 pub mod dsse;
 pub mod evidence;
 pub mod json;
+pub mod verifier;

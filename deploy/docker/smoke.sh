@@ -26,7 +26,8 @@ fail() { echo "[smoke] FAILED: $*" >&2; tail -n 20 "$WORK/server.log" >&2 2>/dev
 "$BIN/initdb" -D "$WORK/data" -U postgres --auth=trust -E UTF8 --no-locale -N >/dev/null || fail initdb
 "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/server.log" -w -t 60 \
   -o "-c listen_addresses='' -c unix_socket_directories='$WORK' -p $PORT -c fsync=off" start >/dev/null || fail "server start"
-sql() { db="$1"; shift; "$BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d "$db" "$@"; }
+# sh has no local variables: the database argument gets a name of its own (the loop below uses $db).
+sql() { sql_db="$1"; shift; "$BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$WORK" -p "$PORT" -U postgres -d "$sql_db" "$@"; }
 
 PKGLIBDIR="$("$BIN/pg_config" --pkglibdir)"
 default="$(sql postgres -c "SELECT default_version FROM pg_available_extensions WHERE name = 'rekor_meta'")"

@@ -59,6 +59,7 @@ const HOSTILE_TABLE: &[(&str, &str)] = &[
     ("rekor_logs_derive()", "trigger"),
     ("rekor_log_shards_verify()", "trigger"),
     ("rekor_witness_state_origin()", "trigger"),
+    ("rekor_verifier_check(jsonb,text)", "generic"),
     ("rekor_entry_envelope_mismatch(bytea,jsonb)", "generic; JSON limits; 100 MB body, 100 MB and 16 MiB envelopes (memory)"),
     ("rekor_entry_evidence_check(bytea,text,bytea,bigint,bigint,bytea,bytea[],text,bytea,bigint,bytea,bigint,bytea,text,text,boolean)", "generic; 65-hash proof, negative sizes, 100 MB body (memory)"),
     ("rekor_extend_lease(bigint,text,interval)", "generic"),
