@@ -19,6 +19,8 @@ psql -X -d "$DB" -v bodies="$(cat $F/demo_bodies.json)" -v keys="$(cat $F/keys.j
   -v bundle_v2="$(cat $F/upstream/bundle-rekor-v2.sigstore.json)" \
   -v root_production="$(cat $F/trusted_root/production.trusted_root.json)" -v root_staging="$(cat $F/trusted_root/staging.trusted_root.json)" \
   -v shards="$(cat $F/rekor_v1_shards.json)" -f scripts/demo.sql
+# The whole pipeline on this machine: local Rekor, cosign, the submitter (scripts/demo-pipeline.sh).
+bash scripts/demo-pipeline.sh "$DB"
 echo
 echo "rekor_meta is installed in database $DB. Connect with:"
 echo "  psql -h $PGHOST -p $PGPORT -U postgres $DB"

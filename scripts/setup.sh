@@ -20,6 +20,19 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 
+# The real-Rekor pipeline layer (scripts/rekor.sh, issue 11): curl and openssl from Debian; Go
+# (go install of Rekor, Trillian, cosign) comes with the machine kind, checked by scripts/go-build.sh.
+rekor_pkgs=()
+for p in curl openssl python3-cryptography; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || rekor_pkgs+=("$p")
+done
+if [ ${#rekor_pkgs[@]} -gt 0 ]; then
+  log "apt-get install ${rekor_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${rekor_pkgs[@]}" >/dev/null
+fi
+
 PG_CONFIG=/usr/lib/postgresql/${PG_MAJOR}/bin/pg_config
 [ -x "$PG_CONFIG" ] || PG_CONFIG="$(command -v pg_config)"
 

@@ -1202,6 +1202,149 @@ ALTER FUNCTION rekor_ingest_rows(jsonb, boolean) SET plan_cache_mode = force_gen
 ALTER FUNCTION rekor_witness_checkpoint(text, bigint, bytea[]) SET plan_cache_mode = force_generic_plan;
 
 -- ---------------------------------------------------------------------------------------------
+-- The submitter (rekor-meta-submitter, submitter/): what the schema carries for it.
+-- 1. Queue items carry the signer's verifier, which Rekor wants with every dsse / intoto request:
+--    the DER of a SubjectPublicKeyInfo or an X.509 certificate, its kind and key type.
+ALTER TABLE @extschema@.rekor_submission_queue
+    ADD COLUMN verifier          bytea,
+    ADD COLUMN verifier_kind     text CHECK (verifier_kind IN ('public_key', 'x509_certificate')),
+    ADD COLUMN verifier_key_type text CHECK (verifier_key_type IN ('ecdsa-p256', 'ecdsa-p384', 'ed25519')),
+    ADD CONSTRAINT rekor_submission_queue_verifier_complete
+        CHECK ((verifier IS NULL) = (verifier_kind IS NULL) AND (verifier IS NULL) = (verifier_key_type IS NULL)),
+    ADD CONSTRAINT rekor_submission_queue_verifier_size CHECK (length(verifier) <= 16384);
+
+-- rekor_enqueue with the signer's verifier (4th argument, optional so that every 0.2.0 call keeps
+-- its meaning). An envelope already queued without a verifier gets the one given now.
+DROP FUNCTION @extschema@.rekor_enqueue(jsonb, bytea, integer);
+CREATE FUNCTION @extschema@.rekor_enqueue(envelope jsonb, log_id bytea DEFAULT NULL, max_attempts integer DEFAULT 10,
+                                          verifier text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    d record;
+    v_der bytea;
+    v_kind text;
+    v_key_type text;
+    id bigint;
+BEGIN
+    IF envelope IS NULL THEN
+        RAISE EXCEPTION 'envelope must not be NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = 'rekor_enqueue(envelope => NULL)';
+    END IF;
+    IF max_attempts IS NULL OR max_attempts < 1 OR max_attempts > 1000 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('max_attempts = %s', max_attempts);
+    END IF;
+    IF log_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs l WHERE l.log_id = $2) THEN
+        RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('log_id %s is not in rekor_logs', left(encode(log_id, 'hex'), 200));
+    END IF;
+    SELECT * INTO d FROM @extschema@.rekor_dsse_info(envelope);
+    IF $4 IS NOT NULL THEN
+        -- Parsed and checked in Rust (rekor_meta_core::verifier): a verifier under which no signature
+        -- of the envelope verifies could never be logged, and is refused now (22023).
+        SELECT v.der, v.kind, v.key_type INTO v_der, v_kind, v_key_type FROM @extschema@.rekor_verifier_check(envelope, $4) v;
+    END IF;
+    INSERT INTO @extschema@.rekor_submission_keys AS k (envelope_sha256, log_key, queue_id)
+    VALUES (d.envelope_sha256, coalesce($2, '\x'::bytea),
+            nextval('@extschema@.rekor_submission_queue_queue_id_seq'::regclass))
+    ON CONFLICT DO NOTHING
+    RETURNING k.queue_id INTO id;
+    IF id IS NULL THEN
+        SELECT k.queue_id INTO id FROM @extschema@.rekor_submission_keys k
+        WHERE k.envelope_sha256 = d.envelope_sha256 AND k.log_key = coalesce($2, '\x'::bytea);
+        IF $4 IS NOT NULL THEN
+            UPDATE @extschema@.rekor_submission_queue q
+            SET verifier = v_der, verifier_kind = v_kind, verifier_key_type = v_key_type
+            WHERE q.queue_id = id AND q.verifier IS NULL AND q.state <> 'submitted';
+        END IF;
+        RETURN id;
+    END IF;
+    INSERT INTO @extschema@.rekor_submission_queue (queue_id, envelope, payload_type, payload_sha256, envelope_sha256,
+                                                    pae_sha256, log_id, max_attempts,
+                                                    verifier, verifier_kind, verifier_key_type)
+    OVERRIDING SYSTEM VALUE
+    VALUES (id, envelope, d.payload_type, d.payload_sha256, d.envelope_sha256, d.pae_sha256, $2, $3,
+            v_der, v_kind, v_key_type);
+    RETURN id;
+END
+$$;
+
+-- 2. Where a log is written and read -----------------------------------------------------------
+
+ALTER TABLE @extschema@.rekor_logs
+    ADD COLUMN base_url    text CHECK (length(base_url) <= 2048 AND base_url ~ '^https?://[^/?#[:space:]]+(/[^?#[:space:]]*)?$'),
+    ADD COLUMN api_version smallint CHECK (api_version IN (1, 2)),
+    ADD CONSTRAINT rekor_logs_endpoint_complete CHECK ((base_url IS NULL) = (api_version IS NULL));
+-- rekor_logs_guard compares the identity columns only: the endpoint may change (a log moves).
+
+CREATE FUNCTION @extschema@.rekor_set_log_endpoint(log_id bytea, base_url text, api_version integer DEFAULT 1)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF api_version IS NULL OR api_version NOT IN (1, 2) THEN
+        RAISE EXCEPTION 'api_version must be 1 or 2' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('api_version = %s', api_version);
+    END IF;
+    IF base_url IS NULL OR length(base_url) > 2048 OR base_url !~ '^https?://[^/?#[:space:]]+(/[^?#[:space:]]*)?$' THEN
+        RAISE EXCEPTION 'base_url must be an http(s) URL without query or fragment' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('base_url = %s', left(base_url, 200));
+    END IF;
+    UPDATE @extschema@.rekor_logs l SET base_url = rtrim($2, '/'), api_version = $3 WHERE l.log_id = $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown log' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('log_id %s is not in rekor_logs', left(encode($1, 'hex'), 200));
+    END IF;
+END
+$$;
+
+-- The logs a submitter may write to now: an endpoint set and the key valid; newest first (a frozen
+-- v1 shard has valid_until set and drops out, so the active shard comes first).
+CREATE VIEW @extschema@.rekor_log_endpoints AS
+SELECT l.log_id, l.signer_name, l.origin, l.key_type, l.base_url, l.api_version, l.valid_from, l.valid_until,
+       l.created_at
+FROM @extschema@.rekor_logs l
+WHERE l.base_url IS NOT NULL
+  AND (l.valid_from IS NULL OR l.valid_from <= now())
+  AND (l.valid_until IS NULL OR l.valid_until > now())
+ORDER BY l.created_at DESC, l.log_id;
+
+-- 3. NOTIFY on enqueue -------------------------------------------------------------------------
+
+-- One notification per enqueuing statement (delivered at commit; PostgreSQL folds identical ones
+-- of a transaction), so an idle submitter LISTENing on rekor_meta_queue wakes at once.
+CREATE FUNCTION @extschema@.rekor_queue_notify() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_notify('rekor_meta_queue', 'enqueued');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER rekor_queue_notify AFTER INSERT ON @extschema@.rekor_submission_queue
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.rekor_queue_notify();
+
+-- Privileges of the submitter's objects.
+REVOKE EXECUTE ON FUNCTION
+    @extschema@.rekor_enqueue(jsonb, bytea, integer, text),
+    @extschema@.rekor_set_log_endpoint(bytea, text, integer),
+    @extschema@.rekor_queue_notify()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.rekor_enqueue(jsonb, bytea, integer, text) TO rekor_worker;
+GRANT EXECUTE ON FUNCTION @extschema@.rekor_set_log_endpoint(bytea, text, integer) TO rekor_admin;
+GRANT UPDATE (base_url, api_version) ON @extschema@.rekor_logs TO rekor_admin;
+GRANT SELECT ON @extschema@.rekor_log_endpoints TO rekor_reader;
+ALTER FUNCTION @extschema@.rekor_enqueue(jsonb, bytea, integer, text) SET plan_cache_mode = force_generic_plan;
+
+-- ---------------------------------------------------------------------------------------------
 -- Last: every function of the extension, whatever created it (these files, earlier versions'
 -- scripts, pgrx's generated C functions), runs with search_path = pg_catalog, pg_temp. With
 -- pg_temp listed last, PostgreSQL searches it after pg_catalog for relations and types (and never

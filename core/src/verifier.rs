@@ -311,3 +311,32 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod p384_pem_tests {
+    use super::*;
+    use crate::dsse::parse_envelope;
+    use ring::rand::SystemRandom;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_ASN1_SIGNING};
+
+    #[test]
+    fn a_p384_envelope_verifies_under_its_chunked_pem() {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &rng).unwrap();
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let mut spki = hex::decode("3076301006072a8648ce3d020106052b81040022036200").unwrap();
+        spki.extend_from_slice(key.public_key().as_ref());
+        let b64 = STANDARD.encode(&spki);
+        let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+        let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"));
+        let payload = r#"{"_type":"https://in-toto.io/Statement/v0.1","subject":[],"predicate":{"n":1}}"#;
+        let pt = "application/vnd.in-toto+json";
+        let pae = crate::dsse::pae(pt, payload.as_bytes());
+        let sig = key.sign(&rng, &pae).unwrap();
+        let env = serde_json::json!({"payloadType": pt, "payload": STANDARD.encode(payload.as_bytes()),
+                                     "signatures": [{"keyid": "", "sig": STANDARD.encode(sig.as_ref())}]});
+        let v = parse_verifier(pem.as_bytes()).unwrap();
+        assert_eq!(v.key_type, VerifierKeyType::EcdsaP384);
+        assert_eq!(v.signs(&parse_envelope(&env).unwrap()), Some(0));
+    }
+}

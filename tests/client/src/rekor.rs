@@ -1,6 +1,6 @@
 //! The real local Rekor v1 (scripts/rekor.sh) for the pipeline tests: its settings from the
 //! environment that scripts/test.sh exports, HTTP through curl, cosign attestations with a local key
-//! pair, the submitter binary, and the 0.3.0 submitter schema fragment (submitter/schema-0.3.0.sql).
+//! pair, the submitter binary, and a check that the database has rekor_meta 0.3.0's queue schema.
 use postgres::Client;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 fn need(var: &str) -> String {
@@ -31,7 +34,8 @@ impl LocalRekor {
         LocalRekor {
             url: need("REKOR_URL"),
             hostname: need("REKOR_HOSTNAME"),
-            public_key_pem: std::fs::read_to_string(&key_file).unwrap_or_else(|e| panic!("{key_file}: {e}")),
+            public_key_pem: std::fs::read_to_string(&key_file)
+                .unwrap_or_else(|e| panic!("{key_file}: {e}")),
             cosign: need("COSIGN"),
         }
     }
@@ -43,7 +47,16 @@ impl LocalRekor {
 
     /// POST JSON to a path: (status, body).
     pub fn post_json(&self, path: &str, body: &str) -> (u16, String) {
-        curl(&["-sS", "-m", "30", "-H", "Content-Type: application/json", "--data-binary", body, &format!("{}{path}", self.url)])
+        curl(&[
+            "-sS",
+            "-m",
+            "30",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+            &format!("{}{path}", self.url),
+        ])
     }
 
     /// The log's current size (GET /api/v1/log).
@@ -70,12 +83,24 @@ impl LocalRekor {
     /// prefix "<hostname> - ", Rekor v1's "<hostname> - <tree id>") and records its endpoint.
     pub fn trust(&self, c: &mut Client) -> Vec<u8> {
         let id: Vec<u8> = c
-            .query_one("SELECT rekor_add_log($1, $2)", &[&self.public_key_pem, &self.hostname])
+            .query_one(
+                "SELECT rekor_add_log($1, $2)",
+                &[&self.public_key_pem, &self.hostname],
+            )
             .expect("rekor_add_log")
             .get(0);
-        c.execute("SELECT rekor_set_log_endpoint($1, $2, 1)", &[&id, &self.url]).expect("rekor_set_log_endpoint");
+        c.execute(
+            "SELECT rekor_set_log_endpoint($1, $2, 1)",
+            &[&id, &self.url],
+        )
+        .expect("rekor_set_log_endpoint");
         id
     }
+}
+
+/// A loopback TCP port free right now (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// Runs scripts/rekor.sh with an action (start-rekor, stop-rekor, ...), asserting success.
@@ -96,15 +121,18 @@ pub fn rekor_sh(action: &str) -> String {
 
 /// curl with the HTTP status appended: (status, body).
 pub fn curl(args: &[&str]) -> (u16, String) {
-    let out = Command::new("curl").args(args).args(["-w", "\n%{http_code}"]).output().expect("curl");
+    let out = Command::new("curl")
+        .args(args)
+        .args(["-w", "\n%{http_code}"])
+        .output()
+        .expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
     (code.trim().parse().unwrap_or(0), body.to_string())
 }
 
-/// Applies submitter/schema-0.3.0.sql to a database that has rekor_meta 0.2.0 (the fragment the
-/// 0.3.0 upgrade script will carry), unless its rekor_enqueue already takes a verifier. Applied
-/// by hand, the 3-argument rekor_enqueue it replaces must first leave the extension.
+/// The 0.3.0 queue schema the submitter needs (verifier columns, rekor_enqueue's verifier argument,
+/// log endpoints, NOTIFY) is part of the extension: this only checks the database has it.
 pub fn apply_submitter_schema(c: &mut Client) {
     let has: bool = c
         .query_one(
@@ -114,13 +142,7 @@ pub fn apply_submitter_schema(c: &mut Client) {
         )
         .expect("catalog")
         .get(0);
-    if has {
-        return;
-    }
-    let sql = std::fs::read_to_string(repo_root().join("submitter/schema-0.3.0.sql")).expect("submitter/schema-0.3.0.sql");
-    c.batch_execute("ALTER EXTENSION rekor_meta DROP FUNCTION public.rekor_enqueue(jsonb, bytea, integer)")
-        .expect("ALTER EXTENSION DROP FUNCTION");
-    c.batch_execute(&sql.replace("@extschema@", "public")).expect("submitter/schema-0.3.0.sql");
+    assert!(has, "rekor_meta 0.3.0 is not installed: rekor_enqueue takes no verifier (scripts/install.sh)");
 }
 
 /// A cosign key pair in its own directory (COSIGN_PASSWORD empty).
@@ -140,14 +162,27 @@ impl CosignKey {
             .env("COSIGN_PASSWORD", "")
             .output()
             .expect("cosign generate-key-pair");
-        assert!(out.status.success(), "cosign generate-key-pair: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "cosign generate-key-pair: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let public_pem = std::fs::read_to_string(dir.join("cosign.pub")).expect("cosign.pub");
-        CosignKey { dir: dir.to_path_buf(), public_pem, cosign: rekor.cosign.clone() }
+        CosignKey {
+            dir: dir.to_path_buf(),
+            public_pem,
+            cosign: rekor.cosign.clone(),
+        }
     }
 
     /// `cosign attest-blob --type openvex` over a small blob: the DSSE envelope, and with
     /// `rekor_url` also cosign's own Sigstore bundle (cosign logs it to that Rekor itself).
-    pub fn attest(&self, name: &str, vex: &Value, rekor_url: Option<&str>) -> (Value, Option<Value>) {
+    pub fn attest(
+        &self,
+        name: &str,
+        vex: &Value,
+        rekor_url: Option<&str>,
+    ) -> (Value, Option<Value>) {
         let blob = self.dir.join(format!("{name}.txt"));
         std::fs::write(&blob, format!("artifact {name}\n")).expect("blob");
         let pred = self.dir.join(format!("{name}.vex.json"));
@@ -170,7 +205,13 @@ impl CosignKey {
         ]);
         match rekor_url {
             Some(u) => {
-                cmd.args(["--rekor-url", u, "--new-bundle-format", "--bundle", bundle_path.to_str().expect("path")]);
+                cmd.args([
+                    "--rekor-url",
+                    u,
+                    "--new-bundle-format",
+                    "--bundle",
+                    bundle_path.to_str().expect("path"),
+                ]);
             }
             None => {
                 cmd.args(["--tlog-upload=false"]);
@@ -185,9 +226,12 @@ impl CosignKey {
             String::from_utf8_lossy(&out.stderr)
         );
         let envelope: Value =
-            serde_json::from_str(&std::fs::read_to_string(&env_path).expect("attestation file")).expect("envelope JSON");
-        let bundle = rekor_url
-            .map(|_| serde_json::from_str(&std::fs::read_to_string(&bundle_path).expect("bundle file")).expect("bundle JSON"));
+            serde_json::from_str(&std::fs::read_to_string(&env_path).expect("attestation file"))
+                .expect("envelope JSON");
+        let bundle = rekor_url.map(|_| {
+            serde_json::from_str(&std::fs::read_to_string(&bundle_path).expect("bundle file"))
+                .expect("bundle JSON")
+        });
         (envelope, bundle)
     }
 }
@@ -208,16 +252,26 @@ pub struct Summary {
 
 impl Summary {
     pub fn get(&self, k: &str) -> u64 {
-        self.fields.get(k).and_then(|v| v.parse::<f64>().ok()).map(|v| v as u64).unwrap_or(0)
+        self.fields
+            .get(k)
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|v| v as u64)
+            .unwrap_or(0)
     }
 
     pub fn seconds(&self, k: &str) -> f64 {
-        self.fields.get(k).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        self.fields
+            .get(k)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
     }
 }
 
 pub fn parse_summary(stdout: &str, stderr: &str) -> Summary {
-    let mut s = Summary { stderr: stderr.to_string(), ..Default::default() };
+    let mut s = Summary {
+        stderr: stderr.to_string(),
+        ..Default::default()
+    };
     if let Some(line) = stdout.lines().rev().find(|l| l.starts_with("summary ")) {
         for kv in line.split_whitespace().skip(1) {
             if let Some((k, v)) = kv.split_once('=') {
@@ -257,7 +311,12 @@ pub fn spawn_submitter(dsn: &str, worker: &str, extra: &[&str]) -> Submitter {
     spawn_submitter_with(dsn, worker, true, extra)
 }
 
-pub fn spawn_submitter_with(dsn: &str, worker: &str, exit_when_idle: bool, extra: &[&str]) -> Submitter {
+pub fn spawn_submitter_with(
+    dsn: &str,
+    worker: &str,
+    exit_when_idle: bool,
+    extra: &[&str],
+) -> Submitter {
     let dir = repo_root().join("target/pipeline-tests/logs");
     std::fs::create_dir_all(&dir).expect("log dir");
     let out = dir.join(format!("{worker}.{}.out", std::process::id()));
@@ -273,11 +332,25 @@ pub fn spawn_submitter_with(dsn: &str, worker: &str, exit_when_idle: bool, extra
     let child = cmd
         .args(extra)
         .env("REKOR_SUBMITTER_LOG", "info")
-        .stdout(Stdio::from(std::fs::File::create(&out).expect("stdout file")))
-        .stderr(Stdio::from(std::fs::File::create(&err).expect("stderr file")))
+        .stdout(Stdio::from(
+            std::fs::File::create(&out).expect("stdout file"),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(&err).expect("stderr file"),
+        ))
         .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e} (scripts/test.sh builds it)", submitter_bin().display()));
-    Submitter { child, name: worker.to_string(), out, err }
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (scripts/test.sh builds it)",
+                submitter_bin().display()
+            )
+        });
+    Submitter {
+        child,
+        name: worker.to_string(),
+        out,
+        err,
+    }
 }
 
 /// Waits for a submitter to exit within `limit` (killed and a panic otherwise): its summary.
@@ -288,7 +361,11 @@ pub fn wait_submitter(mut s: Submitter, limit: Duration) -> (std::process::ExitS
             Some(st) => break st,
             None if t.elapsed() > limit => {
                 s.kill9();
-                panic!("submitter {} did not finish within {limit:?}; stderr tail:\n{}", s.name, tail(&s.stderr(), 40));
+                panic!(
+                    "submitter {} did not finish within {limit:?}; stderr tail:\n{}",
+                    s.name,
+                    tail(&s.stderr(), 40)
+                );
             }
             None => std::thread::sleep(Duration::from_millis(100)),
         }
@@ -333,9 +410,12 @@ impl TestSigner {
         use base64::Engine;
         use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
         let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("generate key");
-        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).expect("key");
-        let mut spki = hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").expect("hex");
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .expect("generate key");
+        let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .expect("key");
+        let mut spki =
+            hex::decode("3059301306072a8648ce3d020106082a8648ce3d030107034200").expect("hex");
         spki.extend_from_slice(key.public_key().as_ref());
         let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
         let mut public_pem = "-----BEGIN PUBLIC KEY-----\n".to_string();
@@ -344,7 +424,11 @@ impl TestSigner {
             public_pem.push('\n');
         }
         public_pem.push_str("-----END PUBLIC KEY-----\n");
-        TestSigner { key, rng, public_pem }
+        TestSigner {
+            key,
+            rng,
+            public_pem,
+        }
     }
 
     /// A DSSE envelope over an in-toto statement about artifact `name` whose predicate is `vex`.
@@ -359,7 +443,13 @@ impl TestSigner {
         });
         let payload = statement.to_string().into_bytes();
         let payload_type = "application/vnd.in-toto+json";
-        let mut pae = format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).into_bytes();
+        let mut pae = format!(
+            "DSSEv1 {} {} {} ",
+            payload_type.len(),
+            payload_type,
+            payload.len()
+        )
+        .into_bytes();
         pae.extend_from_slice(&payload);
         let sig = self.key.sign(&self.rng, &pae).expect("sign");
         let b64 = base64::engine::general_purpose::STANDARD;
