@@ -40,6 +40,43 @@ impl LocalRekor {
         }
     }
 
+    /// A Sigstore trusted_root.json for this local log (Rekor v1, ECDSA P-256 key, valid from
+    /// 2020), whose baseUrl host is the log's hostname, so that the origin it implies is the one the
+    /// log signs ("<hostname> - <tree id>").
+    pub fn trusted_root(&self) -> serde_json::Value {
+        use base64::Engine;
+        use sha2::Digest;
+        let b64: String = self
+            .public_key_pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(b64.trim()).expect("the log key's PEM");
+        let id = sha2::Sha256::digest(&der);
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{
+                "baseUrl": format!("http://{}", self.hostname),
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": base64::engine::general_purpose::STANDARD.encode(&der),
+                              "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                "logId": {"keyId": base64::engine::general_purpose::STANDARD.encode(id)},
+            }],
+        })
+    }
+
+    /// Leaves cosign's bundles of this log, and the log's trusted root, where the differential test
+    /// against sigstore-go (scripts/test.sh layer 5, tests/differential/run.sh) picks them up:
+    /// target/differential-inputs/.
+    pub fn export_for_differential(&self, name: &str, bundles: &[serde_json::Value]) {
+        let dir = repo_root().join("target/differential-inputs");
+        std::fs::create_dir_all(&dir).expect("target/differential-inputs");
+        std::fs::write(dir.join("trusted_root.local-rekor.json"), self.trusted_root().to_string()).expect("trusted root");
+        for (i, b) in bundles.iter().enumerate() {
+            std::fs::write(dir.join(format!("cosign-{name}-{i}.sigstore.json")), b.to_string()).expect("bundle");
+        }
+    }
+
     /// GET a path of the log: (status, body).
     pub fn get(&self, path: &str) -> (u16, String) {
         curl(&["-sS", "-m", "20", &format!("{}{path}", self.url)])

@@ -94,6 +94,22 @@ fn cosign_bundles_and_the_submitter_end_in_the_same_verified_entry() {
         .unwrap_or_else(|e| panic!("rekor_link_vex: {e:?}"));
         items.push((qid, ids[0], cve, product, bundle));
     }
+    // cosign's real bundles of the local Rekor join the differential test against sigstore-go.
+    let bundles: Vec<Value> = items.iter().map(|i| i.4.clone()).collect();
+    rekor.export_for_differential("pipeline", &bundles);
+    // The trusted root written for it sets up the log as rekor_import_trusted_root reads it, and
+    // cosign's bundles verify under it.
+    {
+        let mut t = fresh_db("pipe_cosign_root");
+        t.query("SELECT * FROM rekor_import_trusted_root($1::text::jsonb)", &[&rekor.trusted_root().to_string()]).unwrap();
+        for b in &bundles {
+            let ok: bool = t
+                .query_one("SELECT bool_and(rekor_verify_inclusion(id)) FROM rekor_ingest_bundle($1::text::jsonb) id", &[&b.to_string()])
+                .unwrap_or_else(|e| panic!("cosign bundle under the local trusted root: {e:?}"))
+                .get(0);
+            assert!(ok);
+        }
+    }
     let size0 = rekor.tree_size();
     // The envelopes are in the log already (cosign logged them): the submitter's POST gets 409, it
     // fetches the existing entry and marks the items submitted with it.
