@@ -1,3 +1,2 @@
 //! Shared helpers for the benchmark drivers.
 pub mod testlog;
-pub mod queuelog;

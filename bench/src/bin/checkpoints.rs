@@ -84,7 +84,7 @@ fn timed(c: &mut Client, q: &str, reps: i32, want: i64) -> f64 {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let mut dsn = "host=/work/main/target/bench-cluster port=28817 user=postgres".to_string();
+    let mut dsn = "host=/work/main/target/bench-checkpoints-cluster port=28973 user=postgres".to_string();
     let mut n: i64 = 5000;
     while let Some(a) = args.next() {
         match a.as_str() {

@@ -35,6 +35,7 @@
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
 use rekor_meta_bench::testlog::{self, BodyTemplate, Entry, TestLog, Tree};
+use hdrhistogram::Histogram;
 use rekor_meta_core::evidence::{verify_evidence, Evidence, Trust};
 use rekor_meta_core::keys::LogKey;
 use rekor_meta_core::merkle::{self as mk, Hash};
@@ -70,7 +71,7 @@ fn usage() -> ! {
         "usage: entries [--dsn DSN] [N | --n N] [--runs R] [--set-runs R] [--set-n N2] [--lookup-size M] [--lookups K] \
          [--sample S] [--db NAME] [--keep]"
     );
-    eprintln!("  DSN defaults to $REKOR_BENCH_DSN or 'host=/work/main/target/bench-entries-cluster port=28821 user=postgres'");
+    eprintln!("  DSN defaults to $REKOR_BENCH_DSN or 'host=/work/main/target/bench-entries-cluster port=28971 user=postgres'");
     eprintln!("  --set-runs 0 skips the ECDSA/SET variant; --lookup-size 0 skips the lookup benchmark");
     std::process::exit(2)
 }
@@ -78,7 +79,7 @@ fn usage() -> ! {
 fn parse_args() -> Args {
     let mut a = Args {
         dsn: std::env::var("REKOR_BENCH_DSN")
-            .unwrap_or_else(|_| "host=/work/main/target/bench-entries-cluster port=28821 user=postgres".into()),
+            .unwrap_or_else(|_| "host=/work/main/target/bench-entries-cluster port=28971 user=postgres".into()),
         n: 100_000,
         runs: 3,
         set_runs: 2,
@@ -939,10 +940,15 @@ struct Lookups {
     plan: Vec<String>,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    // Nearest-rank.
-    let k = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[k.min(sorted.len()) - 1]
+/// Latencies in µs (3 significant digits), read back in ms.
+fn hist() -> Histogram<u64> {
+    Histogram::new(3).unwrap()
+}
+fn rec(h: &mut Histogram<u64>, ms: f64) {
+    h.record((ms * 1000.0).round().max(1.0) as u64).unwrap();
+}
+fn q(h: &Histogram<u64>, p: f64) -> f64 {
+    h.value_at_quantile(p / 100.0) as f64 / 1000.0
 }
 
 fn lookups(c: &mut Client, t: &BodyTemplate, g: &Generated, m: u64, k: usize) -> Lookups {
@@ -1066,16 +1072,15 @@ fn lookups(c: &mut Client, t: &BodyTemplate, g: &Generated, m: u64, k: usize) ->
         c.query(&stmt, &[d]).unwrap();
         c.query(&direct, &[d]).unwrap();
     }
-    let mut ms = Vec::with_capacity(probes.len());
-    let mut dms = Vec::with_capacity(probes.len());
+    let (mut ms, mut dms, mut sms) = (hist(), hist(), hist());
     for (d, want) in &probes {
         let t = Instant::now();
         let rows = c.query(&stmt, &[d]).expect("lookup");
-        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        rec(&mut ms, t.elapsed().as_secs_f64() * 1000.0);
         check(&rows, want);
         let t = Instant::now();
         let rows = c.query(&direct, &[d]).expect("inline lookup");
-        dms.push(t.elapsed().as_secs_f64() * 1000.0);
+        rec(&mut dms, t.elapsed().as_secs_f64() * 1000.0);
         check(&rows, want);
     }
     // Informational: the same lookups timed inside the server (no round trip, no client scheduling).
@@ -1092,27 +1097,24 @@ fn lookups(c: &mut Client, t: &BodyTemplate, g: &Generated, m: u64, k: usize) ->
     )
     .unwrap();
     let ds: Vec<&[u8]> = probes.iter().map(|p| p.0.as_slice()).collect();
-    let mut sms: Vec<f64> =
-        c.query("SELECT * FROM bench_lookup_times($1)", &[&ds]).unwrap().iter().map(|r| r.get::<_, f64>(0)).collect();
-    sms.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let mean = ms.iter().sum::<f64>() / ms.len() as f64;
-    ms.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    dms.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    for r in c.query("SELECT * FROM bench_lookup_times($1)", &[&ds]).unwrap() {
+        rec(&mut sms, r.get::<_, f64>(0));
+    }
     Lookups {
         total,
         load_s,
         vacuum_s,
         existing: probes.iter().filter(|p| p.1.is_some()).count(),
         missing: probes.iter().filter(|p| p.1.is_none()).count(),
-        p50: percentile(&ms, 50.0),
-        p95: percentile(&ms, 95.0),
-        p99: percentile(&ms, 99.0),
-        max: *ms.last().unwrap(),
-        mean,
-        direct_p50: percentile(&dms, 50.0),
-        direct_p99: percentile(&dms, 99.0),
-        server_p50: percentile(&sms, 50.0),
-        server_p99: percentile(&sms, 99.0),
+        p50: q(&ms, 50.0),
+        p95: q(&ms, 95.0),
+        p99: q(&ms, 99.0),
+        max: ms.max() as f64 / 1000.0,
+        mean: ms.mean() / 1000.0,
+        direct_p50: q(&dms, 50.0),
+        direct_p99: q(&dms, 99.0),
+        server_p50: q(&sms, 50.0),
+        server_p99: q(&sms, 99.0),
         plan,
     }
 }

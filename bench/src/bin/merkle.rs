@@ -51,14 +51,14 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!("usage: merkle [--dsn DSN] [--n N | N] [--runs R] [--lengths 10,20,40] [--db NAME] [--keep]");
-    eprintln!("  DSN defaults to $REKOR_BENCH_DSN or 'host=/work/main/target/bench-cluster port=28817 user=postgres'");
+    eprintln!("  DSN defaults to $REKOR_BENCH_DSN or 'host=/work/main/target/bench-merkle-cluster port=28972 user=postgres'");
     std::process::exit(2)
 }
 
 fn parse_args() -> Args {
     let mut a = Args {
         dsn: std::env::var("REKOR_BENCH_DSN")
-            .unwrap_or_else(|_| "host=/work/main/target/bench-cluster port=28817 user=postgres".into()),
+            .unwrap_or_else(|_| "host=/work/main/target/bench-merkle-cluster port=28972 user=postgres".into()),
         n: 20_000,
         runs: 5,
         lengths: vec![10, 20, 40],
