@@ -15,10 +15,10 @@ mkdir -p "$ROOT/target"
 # Runs one layer, keeping its output for the final tally.
 layer() { "$@" 2>&1 | tee -a "$LOG"; }
 
-echo "== [1/3] core unit tests"
+echo "== [1/5] core unit tests"
 layer cargo test -p rekor_meta_core --release --tests
 
-echo "== [2/3] in-database tests (cargo pgrx test)"
+echo "== [2/5] in-database tests (cargo pgrx test)"
 PGRX_DATA="$ROOT/target/pgrx-test-data"
 mkdir -p "$PGRX_DATA"
 chown postgres:postgres "$PGRX_DATA"
@@ -30,7 +30,7 @@ if ! sudo -u postgres test -w "$PGRX_DATA"; then
 fi
 layer cargo pgrx test pg15 --runas postgres --pgdata "$PGRX_DATA"
 
-echo "== [3/3] client-level tests against a private cluster"
+echo "== [3/5] client-level tests against a private cluster"
 bash scripts/install.sh --release
 bash scripts/package.sh   # the release tarball and .deb that tests/client/tests/deploy.rs installs into a clean PostgreSQL 15
 export REKOR_CLUSTER_DIR="$ROOT/target/test-cluster" REKOR_PGPORT=28816
