@@ -16,7 +16,7 @@ FUZZ = pathlib.Path(__file__).resolve().parent
 FIX = FUZZ.parent / "tests" / "fixtures"
 OUT = FUZZ / "corpus"
 
-TARGETS = ["checkpoint", "keys", "entry_body", "rest_response", "bundle", "dsse", "merkle", "canonical_json"]
+TARGETS = ["checkpoint", "keys", "entry_body", "rest_response", "bundle", "dsse", "merkle", "canonical_json", "timestamp"]
 
 
 def load(name):
@@ -397,6 +397,43 @@ def seed_canonical_json():
     c.add("regression-float-roundtrip", "[1.234567890123456e+30,1234567890123456007199254740993]")
 
 
+def seed_timestamp():
+    # The target's layout: byte 0 = length n of the timestamped signature, bytes 1..=n the
+    # signature, then the token. Every real bundle token with the signature it timestamps, and
+    # alone (n = 0); the sigstore-python token without embedded certificates with its message.
+    c = Corpus("timestamp")
+    files = sorted(FIX.glob("conformance/bundle-verify/*/bundle.sigstore.json"))
+    files += sorted(FIX.glob("conformance/sigstore-go/*.json")) + sorted(FIX.glob("upstream/*.json"))
+    files += sorted(FIX.glob("timestamps/sigstore-python/*.sigstore*"))
+    for f in files:
+        try:
+            b = json.loads(f.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(b, dict):
+            continue
+        ts = ((b.get("verificationMaterial") or {}).get("timestampVerificationData") or {}).get("rfc3161Timestamps") or []
+        sig = (b.get("messageSignature") or {}).get("signature")
+        if sig is None:
+            sigs = (b.get("dsseEnvelope") or {}).get("signatures") or [{}]
+            sig = sigs[0].get("sig")
+        name = slug(str(f.relative_to(FIX)).replace("/bundle.sigstore.json", "").replace("/", "__"))
+        for i, t in enumerate(ts):
+            try:
+                token = base64.b64decode(t["signedTimestamp"])
+                sig_bytes = base64.b64decode(sig) if sig else b""
+            except (ValueError, KeyError, TypeError):
+                continue
+            if len(sig_bytes) <= 255:
+                c.add(f"{name}-{i}", bytes([len(sig_bytes)]) + sig_bytes + token)
+            c.add(f"{name}-{i}-token", b"\x00" + token)
+    msg = (FIX / "timestamps/sigstore-python/tsa__issue1482-message").read_bytes()
+    tok = (FIX / "timestamps/sigstore-python/tsa__issue1482-timestamp-with-no-cert").read_bytes()
+    if len(msg) <= 255:
+        c.add("issue1482", bytes([len(msg)]) + msg + tok)
+    c.add("issue1482-token", b"\x00" + tok)
+
+
 def main():
     for t in TARGETS:
         d = OUT / t
@@ -411,6 +448,7 @@ def main():
     seed_dsse()
     seed_merkle()
     seed_canonical_json()
+    seed_timestamp()
     for t in TARGETS:
         files = list((OUT / t).iterdir())
         size = sum(f.stat().st_size for f in files)

@@ -8,8 +8,9 @@
 #                                             install.sh (deploy/package/install.sh) that installs it
 #                                             into any PostgreSQL 15 (pg_config) and verifies the sums
 #   postgresql-15-rekor-meta_<version>-<rev>_<arch>.deb   the same files, built with dpkg-deb
-# Both carry the current version's generated install script, every upgrade script and every released
-# install script (sql/rekor_meta--X.Y.Z.sql), as scripts/install.sh installs them, so that
+# Both carry the current version's generated install script (from sql/schema/), every upgrade script
+# (sql/upgrade/) and every released install script (sql/released/rekor_meta--X.Y.Z.sql), as
+# scripts/install.sh installs them, so that
 # `CREATE EXTENSION rekor_meta VERSION '<released>'` and `ALTER EXTENSION rekor_meta UPDATE` work.
 # The build is `cargo pgrx package` (release profile, the same cargo build as
 # `scripts/install.sh --release`, so after that it only re-links nothing and regenerates the schema).
@@ -51,23 +52,26 @@ SO="$PGRX_OUT$PKGLIBDIR/rekor_meta.so"
 grep -q "default_version = '$VERSION'" "$PGRX_OUT$EXTDIR/rekor_meta.control" \
   || { echo "[package] rekor_meta.control does not name default_version $VERSION" >&2; exit 1; }
 
-# The payload, relative to /: every file of pgrx's package plus the released install scripts.
-# The layout is Debian's (pg_config's paths on Debian and in the PostgreSQL / CloudNativePG images).
+# The payload, relative to /: every file of pgrx's package plus the released install scripts and the
+# upgrade scripts. The layout is Debian's (pg_config's paths on Debian and in the PostgreSQL /
+# CloudNativePG images).
 mkdir -p "$STAGE"
 (cd "$PGRX_OUT" && find . -type f | sort) | while read -r f; do
   install -D -m 0644 "$PGRX_OUT/$f" "$STAGE/payload/${f#./}"
 done
-for f in sql/rekor_meta--*.sql; do
-  v="${f#sql/rekor_meta--}"
+for f in sql/released/rekor_meta--*.sql; do
+  v="${f#sql/released/rekor_meta--}"
   v="${v%.sql}"
-  [[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || continue   # an upgrade script: pgrx packaged it
+  [[ "$v" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "[package] $f: not a released install script (rekor_meta--X.Y.Z.sql)" >&2; exit 1; }
   [ "$v" = "$VERSION" ] && continue                      # the current version: pgrx's generated script
   install -D -m 0644 "$f" "$STAGE/payload${EXTDIR}/rekor_meta--$v.sql"
 done
-for f in sql/rekor_meta--*--*.sql; do
+for f in sql/upgrade/rekor_meta--*--*.sql; do
   [ -e "$f" ] || continue
-  cmp -s "$f" "$STAGE/payload${EXTDIR}/$(basename "$f")" || { echo "[package] upgrade script $f missing from the package" >&2; exit 1; }
+  install -D -m 0644 "$f" "$STAGE/payload${EXTDIR}/$(basename "$f")"
 done
+compgen -G "$STAGE/payload${EXTDIR}/rekor_meta--*--$VERSION.sql" >/dev/null \
+  || { echo "[package] no upgrade script into $VERSION (sql/upgrade/rekor_meta--<released>--$VERSION.sql)" >&2; exit 1; }
 chmod 0644 "$STAGE/payload${PKGLIBDIR}/rekor_meta.so"  # Debian policy: shared objects are not executable
 install -m 0755 deploy/package/install.sh "$STAGE/install.sh"
 COMMIT=unknown

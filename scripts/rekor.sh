@@ -10,6 +10,7 @@
 #   scripts/rekor.sh status    what runs, the log's size
 #   scripts/rekor.sh env       for eval: REKOR_URL, REKOR_PUBLIC_KEY_FILE, REKOR_HOSTNAME, COSIGN, ...
 #   scripts/rekor.sh reset     stop and forget the log (a new tree on the next start)
+#   scripts/rekor.sh start-v2 / stop-v2   the local Rekor v2 (below)
 # Settings (environment): REKOR_LOCAL_DIR (default target/rekor-local), REKOR_HTTP_PORT (28840), and
 # from it the Trillian ports (+1 .. +4) and the storage cluster's port (+5); REKOR_HOSTNAME (rekor.local:
 # checkpoints are "rekor.local - <tree id>", signed by the name rekor.local).
@@ -23,6 +24,14 @@
 # first holds 127.0.0.1:2112 with an idle placeholder socket, so rekor-server's own bind fails (it
 # ignores that error) and nothing listens beyond loopback. The search index (redis) is disabled:
 # --enable_retrieve_api=false and no searchIndex endpoint.
+#
+# Rekor v2: the real rekor-tiles server (v2.3.0, scripts/go-build.sh), its POSIX build: Tessera on a
+# local directory ($REKOR_LOCAL_DIR/v2/log), checkpoints signed by an Ed25519 key file made at set-up
+# (origin and signer name $REKOR_V2_HOSTNAME, default rekor-v2.local), persistent antispam (badger, in
+# that directory) so a duplicate answers AlreadyExists. Production Rekor v2 serves the write API and the
+# C2SP tlog-tiles read API (/checkpoint, /tile/...) at one base URL; rekor-tiles leaves the reads to a
+# static web server over its directory, so scripts/rekor-v2-front.py is that one URL. Ports:
+# REKOR_V2_PORT (default REKOR_HTTP_PORT + 6) the front, +1 rekor-tiles HTTP, +2 its gRPC, +3 its metrics.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${REKOR_LOCAL_DIR:-$ROOT/target/rekor-local}"
@@ -35,6 +44,11 @@ BIN="$CACHE/bin"
 TRILLIAN_VERSION="$(sed -n 's/^TRILLIAN_VERSION="\${TRILLIAN_VERSION:-\(.*\)}"$/\1/p' "$ROOT/scripts/go-build.sh")"
 PGDIR="$STATE/trillian-pg"
 URL="http://127.0.0.1:$HTTP_PORT"
+V2_PORT="${REKOR_V2_PORT:-$((HTTP_PORT + 6))}"
+V2_HTTP=$((V2_PORT + 1)) V2_GRPC=$((V2_PORT + 2)) V2_METRICS=$((V2_PORT + 3))
+V2_HOSTNAME="${REKOR_V2_HOSTNAME:-rekor-v2.local}"
+V2_DIR="$STATE/v2"
+V2_URL="http://127.0.0.1:$V2_PORT"
 
 log() { printf '[rekor] %s\n' "$*"; }
 listening() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
@@ -105,6 +119,41 @@ while True: s.accept()[0].close()'
   rekor_up || { log "rekor-server exited (port $HTTP_PORT taken?); its log:"; tail -n 5 "$STATE/rekor-server.log" | cut -c1-400 >&2; exit 1; }
 }
 
+v2_up() { curl -fsS -m 2 "$V2_URL/healthz" 2>/dev/null | grep -q SERVING && curl -fsS -m 2 "$V2_URL/checkpoint" >/dev/null 2>&1; }
+v2_up_or_dead() { v2_up || ! alive rekor-tiles-server || ! alive rekor-v2-front; }
+
+start_v2() {
+  mkdir -p "$V2_DIR/log"
+  [ -x "$BIN/rekor-tiles-server" ] || bash "$ROOT/scripts/go-build.sh"
+  if [ ! -f "$V2_DIR/signer.pem" ]; then
+    openssl genpkey -algorithm ed25519 -out "$V2_DIR/signer.pem"
+    openssl pkey -in "$V2_DIR/signer.pem" -pubout -out "$V2_DIR/signer.pub.pem"
+    chmod 600 "$V2_DIR/signer.pem"
+    log "generated Rekor v2's checkpoint key $V2_DIR/signer.pem (Ed25519)"
+  fi
+  if alive rekor-tiles-server && alive rekor-v2-front && v2_up; then
+    log "reusing running Rekor v2 on $V2_URL"; return 0
+  fi
+  daemon rekor-tiles-server "$BIN/rekor-tiles-server" serve \
+    --hostname="$V2_HOSTNAME" --storage-dir="$V2_DIR/log" --signer-filepath="$V2_DIR/signer.pem" \
+    --http-address=127.0.0.1 --http-port="$V2_HTTP" --grpc-address=127.0.0.1 --grpc-port="$V2_GRPC" \
+    --http-metrics-port="$V2_METRICS" --checkpoint-interval="${REKOR_V2_CHECKPOINT_INTERVAL:-1s}" \
+    --persistent-antispam=true
+  PY="$(command -v /usr/bin/python3 || command -v python3)"
+  daemon rekor-v2-front "$PY" "$ROOT/scripts/rekor-v2-front.py" "$V2_PORT" "$V2_HTTP" "$V2_DIR/log"
+  if ! wait_for "Rekor v2 to answer on $V2_URL" 600 v2_up_or_dead || ! v2_up; then
+    log "Rekor v2 did not come up (ports $V2_PORT..$V2_METRICS taken?); its logs:"
+    tail -n 5 "$STATE/rekor-tiles-server.log" "$STATE/rekor-v2-front.log" 2>/dev/null | cut -c1-400 >&2
+    exit 1
+  fi
+  log "rekor-tiles-server (pid $(pid_of rekor-tiles-server)) answers on $V2_URL, origin \"$V2_HOSTNAME\""
+}
+
+stop_v2() {
+  stop_daemon rekor-v2-front
+  stop_daemon rekor-tiles-server
+}
+
 case "${1:-}" in
   build)
     bash "$ROOT/scripts/go-build.sh"
@@ -168,7 +217,15 @@ case "${1:-}" in
   stop-rekor)
     stop_daemon rekor-server
     ;;
+  start-v2)
+    mkdir -p "$STATE"
+    start_v2
+    ;;
+  stop-v2)
+    stop_v2
+    ;;
   stop)
+    stop_v2
     stop_daemon rekor-server
     stop_daemon trillian_log_signer
     stop_daemon trillian_log_server
@@ -183,15 +240,16 @@ case "${1:-}" in
     log "removed $STATE"
     ;;
   status)
-    for n in trillian_log_server trillian_log_signer rekor-server metrics-placeholder; do
+    for n in trillian_log_server trillian_log_signer rekor-server metrics-placeholder rekor-tiles-server rekor-v2-front; do
       if alive "$n"; then echo "$n: running (pid $(pid_of "$n"))"; else echo "$n: not running"; fi
     done
     if rekor_up; then curl -fsS -m 2 "$URL/api/v1/log"; echo; else echo "rekor: no answer on $URL"; exit 3; fi
     ;;
   env)
     echo "export REKOR_URL='$URL' REKOR_HOSTNAME='$HOSTNAME_' REKOR_PUBLIC_KEY_FILE='$STATE/rekor-public.pem'" \
-         "REKOR_TREE_ID='$(cat "$STATE/tree_id" 2>/dev/null || true)' COSIGN='$BIN/cosign' REKOR_LOCAL_DIR='$STATE'"
+         "REKOR_TREE_ID='$(cat "$STATE/tree_id" 2>/dev/null || true)' COSIGN='$BIN/cosign' REKOR_LOCAL_DIR='$STATE'" \
+         "REKOR_V2_URL='$V2_URL' REKOR_V2_HOSTNAME='$V2_HOSTNAME' REKOR_V2_PUBLIC_KEY_FILE='$V2_DIR/signer.pub.pem'"
     ;;
   *)
-    echo "usage: $0 build|start|stop|start-rekor|stop-rekor|status|env|reset" >&2; exit 2 ;;
+    echo "usage: $0 build|start|stop|start-rekor|stop-rekor|start-v2|stop-v2|status|env|reset" >&2; exit 2 ;;
 esac

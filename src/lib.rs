@@ -11,6 +11,8 @@ mod merkle;
 mod checkpoint;
 mod entry;
 mod queue;
+mod timestamp;
+mod bundle;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
@@ -26,15 +28,19 @@ pub mod pg_test {
     }
 }
 
-// Hand-written schema, loaded in this order after the functions each file uses.
-pgrx::extension_sql_file!("../sql/000_common.sql", name = "common");
+// The current schema (sql/schema/, one file per concept), loaded in this order after the Rust
+// functions each file uses. Every change to the schema edits these files and adds its statements
+// to the upgrade script sql/upgrade/rekor_meta--<previous>--<version>.sql; the released versions'
+// full install scripts are frozen in sql/released/ (scripts/release-snapshot.sh). README "Making a
+// release"; tests/client/tests/upgrade.rs proves a fresh install equals every upgraded one.
+pgrx::extension_sql_file!("../sql/schema/000_common.sql", name = "common");
 pgrx::extension_sql_file!(
-    "../sql/010_logs.sql",
+    "../sql/schema/010_logs.sql",
     name = "logs",
-    requires = ["common", checkpoint::rekor_parse_log_key]
+    requires = ["common", checkpoint::rekor_parse_log_key, timestamp::rekor_trusted_root_tsas]
 );
 pgrx::extension_sql_file!(
-    "../sql/020_checkpoints.sql",
+    "../sql/schema/020_checkpoints.sql",
     name = "checkpoints",
     requires = [
         "logs",
@@ -44,41 +50,50 @@ pgrx::extension_sql_file!(
     ]
 );
 pgrx::extension_sql_file!(
-    "../sql/030_entries.sql",
+    "../sql/schema/030_witness.sql",
+    name = "witness",
+    requires = ["checkpoints", checkpoint::rekor_checkpoint_signed_by]
+);
+pgrx::extension_sql_file!(
+    "../sql/schema/040_entries.sql",
     name = "entries",
     requires = [
-        "checkpoints",
+        "witness",
         entry::rekor_parse_rest_response,
         entry::rekor_parse_bundle,
         entry::rekor_inclusion_proof_error,
         entry::rekor_checkpoint_check,
-        entry::rekor_entry_evidence_check,
+        entry::rekor_entry_evidence,
         entry::rekor_verify_set,
         entry::rekor_body_info,
         entry::rekor_digest_key,
-        merkle::rekor_leaf_hash
-    ]
-);
-pgrx::extension_sql_file!(
-    "../sql/040_queue.sql",
-    name = "queue",
-    requires = ["entries", queue::rekor_dsse_info, queue::rekor_entry_envelope_mismatch]
-);
-pgrx::extension_sql_file!("../sql/090_roles.sql", name = "roles", requires = ["queue"]);
-// 0.2.0: the upgrade script is also the last part of the full install script, so a fresh 0.2.0 and
-// an upgraded 0.1.0 run the same statements (see README "Upgrading"). Released full scripts are
-// frozen in sql/rekor_meta--<version>.sql by scripts/release-snapshot.sh.
-pgrx::extension_sql_file!("../sql/rekor_meta--0.1.0--0.2.0.sql", name = "vex_0_2_0", requires = ["roles", queue::rekor_array_shape]);
-// 0.3.0 (the security release): appended the same way; the C functions it names are created first.
-pgrx::extension_sql_file!(
-    "../sql/rekor_meta--0.2.0--0.3.0.sql",
-    name = "security_0_3_0",
-    requires = [
-        "vex_0_2_0",
-        entry::rekor_entry_evidence,
         checkpoint::rekor_note_tree_id,
-        checkpoint::rekor_verify_checkpoint_named,
-        checkpoint::rekor_verify_checkpoint_named_text,
-        queue::rekor_verifier_check
+        merkle::rekor_leaf_hash,
+        timestamp::rekor_timestamp_check,
+        bundle::rekor_bundle_material,
+        bundle::rekor_entry_verifier_mismatch,
+        bundle::rekor_bundle_export,
+        queue::rekor_entry_envelope_mismatch
     ]
 );
+pgrx::extension_sql_file!(
+    "../sql/schema/050_queue.sql",
+    name = "queue",
+    requires = [
+        "entries",
+        entry::rekor_parse_rest_response,
+        entry::rekor_parse_bundle,
+        queue::rekor_dsse_info,
+        queue::rekor_entry_envelope_mismatch,
+        queue::rekor_verifier_check,
+        queue::rekor_array_shape
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/schema/060_vex.sql",
+    name = "vex",
+    requires = ["queue", entry::rekor_body_digests, entry::rekor_digest_key]
+);
+// Last (finalize: after every generated function): roles, privileges, and the search_path of the
+// C functions pgrx generates.
+pgrx::extension_sql_file!("../sql/schema/090_roles.sql", name = "roles", finalize);

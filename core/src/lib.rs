@@ -10,3 +10,5 @@ pub mod dsse;
 pub mod evidence;
 pub mod json;
 pub mod verifier;
+pub mod timestamp;
+pub mod bundle_export;

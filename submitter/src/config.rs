@@ -40,7 +40,7 @@ pub struct CommonArgs {
     /// Rekor base URL (e.g. http://127.0.0.1:28840); default: the newest log of rekor_log_endpoints.
     #[arg(long, env = "REKOR_SUBMITTER_REKOR_URL", global = true)]
     pub rekor_url: Option<String>,
-    /// Rekor major API version: 1 (v2 is not implemented by this submitter yet).
+    /// Rekor major API version: 1 (dsse entries) or 2 (rekor-tiles: hashedrekord over the PAE).
     #[arg(long, env = "REKOR_SUBMITTER_LOG_VERSION", global = true)]
     pub log_version: Option<u8>,
     /// HTTP timeout per request, seconds.

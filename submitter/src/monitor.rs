@@ -1,6 +1,7 @@
-//! `monitor`: polls the log's checkpoint (GET /api/v1/log) and the consistency proof from the last
-//! witnessed size (GET /api/v1/log/proof) and feeds rekor_witness_checkpoint, so the database keeps
-//! a verified, consistent view of the log. A fork, a bad proof or a bad signature is logged as an
+//! `monitor`: polls the log's checkpoint (v1: GET /api/v1/log; v2: GET /checkpoint) and the
+//! consistency proof from the last witnessed size (v1: GET /api/v1/log/proof; v2: built from the
+//! tiles) and feeds rekor_witness_checkpoint, so the database keeps a verified, consistent view of
+//! the log. A fork, a bad proof or a bad signature is logged as an
 //! error (the database records the fork evidence itself).
 use crate::config::Config;
 use crate::db::Db;
@@ -28,11 +29,48 @@ const UNLINKED: &str = "SELECT c.checkpoint_id, c.tree_size FROM rekor_checkpoin
     ORDER BY c.tree_size LIMIT 200";
 const LINK: &str = "SELECT rekor_verify_checkpoint_consistency($1, $2, $3::bytea[])";
 
+/// The log's current checkpoint: (signed note, size, Rekor v1 tree ID).
+fn latest(rekor: &Rekor, version: u8, base: &str) -> anyhow::Result<(String, u64, Option<String>)> {
+    if version == 2 {
+        let cp = rekor
+            .v2_checkpoint(base)
+            .map_err(|o| anyhow::anyhow!("GET {base}/checkpoint: {o:?}"))?;
+        return Ok((cp.note, cp.size, None));
+    }
+    let info = rekor.log_info(base)?;
+    let note = info
+        .get("signedTreeHead")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| anyhow::anyhow!("no signedTreeHead"))?;
+    let size = info
+        .get("treeSize")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| anyhow::anyhow!("no treeSize"))?;
+    let tree_id = info.get("treeID").and_then(|v| v.as_str()).map(str::to_string);
+    Ok((note.to_string(), size, tree_id))
+}
+
+fn consistency(
+    rekor: &Rekor,
+    version: u8,
+    base: &str,
+    old: u64,
+    size: u64,
+    tree_id: Option<&str>,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    if version == 2 {
+        rekor.v2_consistency(base, old, size)
+    } else {
+        rekor.consistency(base, old, size, tree_id)
+    }
+}
+
 /// Proves every stored checkpoint of the log older than the witnessed one (`newer`, of `size`)
 /// and not yet linked consistent with it (rekor_verify_checkpoint_consistency records the link):
 /// the entries' checkpoints then count in rekor_log_status.all_consistent. At most 200 per poll.
 fn link_older(
     rekor: &Rekor,
+    version: u8,
     db: &mut Db,
     base: &str,
     newer: i64,
@@ -48,7 +86,7 @@ fn link_older(
     for r in rows {
         let id: i64 = r.try_get(0)?;
         let older: i64 = r.try_get(1)?;
-        let proof = rekor.consistency(base, u64::try_from(older)?, size, tree_id)?;
+        let proof = consistency(rekor, version, base, u64::try_from(older)?, size, tree_id)?;
         let rows = db
             .call("link", |c| {
                 c.query_typed(
@@ -76,29 +114,18 @@ fn link_older(
 /// size after an old_size_mismatch). `known` is the last witnessed size, updated.
 pub fn poll_once(
     rekor: &Rekor,
+    version: u8,
     db: &mut Db,
     base: &str,
     known: &mut u64,
 ) -> anyhow::Result<Answer> {
-    let info = rekor.log_info(base)?;
-    let note = info
-        .get("signedTreeHead")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| anyhow::anyhow!("no signedTreeHead"))?;
-    let size = info
-        .get("treeSize")
-        .and_then(|v| v.as_u64())
-        .ok_or_else(|| anyhow::anyhow!("no treeSize"))?;
-    let tree_id = info
-        .get("treeID")
-        .and_then(|v| v.as_str())
-        .map(str::to_string);
+    let (note, size, tree_id) = latest(rekor, version, base)?;
     for _ in 0..2 {
         let old = (*known).min(size);
         let proof = if old == 0 || old == size {
             Vec::new()
         } else {
-            rekor.consistency(base, old, size, tree_id.as_deref())?
+            consistency(rekor, version, base, old, size, tree_id.as_deref())?
         };
         let old_i = i64::try_from(old)?;
         let rows = db
@@ -130,7 +157,7 @@ pub fn poll_once(
         if a.status == "ok" {
             *known = size;
             if let Some(id) = a.checkpoint_id {
-                a.linked = link_older(rekor, db, base, id, size, tree_id.as_deref())?;
+                a.linked = link_older(rekor, version, db, base, id, size, tree_id.as_deref())?;
             }
         }
         return Ok(a);
@@ -155,7 +182,7 @@ pub fn run(
     let mut bad = 0u64;
     while !stop.load(Ordering::Relaxed) && (iterations == 0 || n < iterations) {
         n += 1;
-        match poll_once(&rekor, &mut db, &base, &mut known) {
+        match poll_once(&rekor, cfg.log_version, &mut db, &base, &mut known) {
             Ok(a) => {
                 metrics
                     .witness

@@ -1,5 +1,7 @@
-//! The Rekor v1 REST client: create a dsse entry, fetch an entry by UUID, the log's checkpoint and
-//! consistency proofs. Every answer is classified; nothing from the network is unwrapped.
+//! The Rekor REST clients. v1: create a dsse entry, fetch an entry by UUID, the log's checkpoint and
+//! consistency proofs. v2 (rekor-tiles): create a hashedrekord entry, and after AlreadyExists the
+//! entry and its proof from the tiles (crate::tiles). Every answer is classified; nothing from the
+//! network is unwrapped.
 use crate::metrics::Metrics;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -25,6 +27,8 @@ pub enum Outcome {
     Reject { status: u16, message: String },
     /// 405: this log (shard) no longer accepts entries: retry on the active one.
     Frozen { message: String },
+    /// Rekor v2 AlreadyExists (409): the entry is in the log at this index.
+    Exists { index: u64 },
 }
 
 pub struct Rekor {
@@ -36,6 +40,8 @@ pub struct Rekor {
 struct Answer {
     status: u16,
     location: Option<String>,
+    /// Rekor v2's X-Log-Index header (the index of the existing entry on AlreadyExists).
+    log_index: Option<String>,
     body: String,
 }
 
@@ -93,11 +99,13 @@ impl Rekor {
     ) -> Result<Answer, ureq::Error> {
         let result = r.and_then(|mut resp| {
             let status = resp.status().as_u16();
-            let location = resp
-                .headers()
-                .get("Location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
+            let header = |name: &str| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            };
+            let (location, log_index) = (header("Location"), header("X-Log-Index"));
             let mut body = String::new();
             resp.body_mut()
                 .as_reader()
@@ -107,6 +115,7 @@ impl Rekor {
             Ok(Answer {
                 status,
                 location,
+                log_index,
                 body,
             })
         });
@@ -245,6 +254,159 @@ impl Rekor {
                 message: format!("GET entry {uuid}: {s}: {}", message_of(&a.body)),
             }),
         }
+    }
+
+    /// GET of a binary file (a tile): Some(bytes) on 200, None on 404.
+    fn get_bytes(&self, op: &str, url: &str) -> Result<Option<Vec<u8>>, String> {
+        let t = Instant::now();
+        let r = self.agent.get(url).call();
+        let result = r.map_err(|e| e.to_string()).and_then(|mut resp| {
+            let status = resp.status().as_u16();
+            let mut body = Vec::new();
+            resp.body_mut()
+                .as_reader()
+                .take(MAX_BODY)
+                .read_to_end(&mut body)
+                .map_err(|e| e.to_string())?;
+            Ok((status, body))
+        });
+        let label = match &result {
+            Ok((s, _)) => s.to_string(),
+            Err(_) => "error".to_string(),
+        };
+        self.metrics.observe_http(op, &label, t.elapsed());
+        match result? {
+            (200, b) => Ok(Some(b)),
+            (404, _) => Ok(None),
+            (s, b) => Err(format!("GET {url}: {s}: {}", message_of(&String::from_utf8_lossy(&b)))),
+        }
+    }
+
+    /// POST /api/v2/log/entries with a CreateEntryRequest (crate::tiles::hashedrekord_request).
+    /// rekor-tiles answers through its gRPC gateway: 201 TransparencyLogEntry; AlreadyExists 409
+    /// with X-Log-Index; InvalidArgument 400; Unavailable 503 (pushback); a frozen log 405.
+    pub fn submit_v2(&self, base: &str, request: &str) -> Outcome {
+        let url = format!("{base}/api/v2/log/entries");
+        let t = Instant::now();
+        let r = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json")
+            .send(request.as_bytes());
+        let a = match self.finish("create", t, r) {
+            Ok(a) => a,
+            Err(e) => return Self::transport(&e),
+        };
+        match a.status {
+            200 | 201 => match serde_json::from_str::<Value>(&a.body) {
+                Ok(v) if v.get("inclusionProof").is_some_and(Value::is_object) && v.get("logIndex").is_some() => {
+                    Outcome::Logged {
+                        response: v,
+                        conflict: false,
+                    }
+                }
+                Ok(_) => Outcome::Retry {
+                    class: "bad_response",
+                    message: "Rekor v2's 201 answer is not a TransparencyLogEntry with an inclusion proof".into(),
+                },
+                Err(e) => Outcome::Retry {
+                    class: "bad_response",
+                    message: format!("Rekor v2's 201 answer is not JSON: {e}"),
+                },
+            },
+            409 => {
+                let m = message_of(&a.body);
+                // The header, else the message ("... already exists in the transparency log with index N").
+                let index = a
+                    .log_index
+                    .as_deref()
+                    .and_then(|i| i.trim().parse::<u64>().ok())
+                    .or_else(|| m.rsplit(' ').next().and_then(|w| w.parse::<u64>().ok()));
+                match index {
+                    Some(index) => Outcome::Exists { index },
+                    None => Outcome::Retry {
+                        class: "bad_response",
+                        message: format!("409 without the existing entry's index: {m}"),
+                    },
+                }
+            }
+            405 => Outcome::Frozen {
+                message: format!("405 from {url}: {}", message_of(&a.body)),
+            },
+            429 => Outcome::Retry {
+                class: "rate_limited",
+                message: format!("429: {}", message_of(&a.body)),
+            },
+            // 499: gRPC Canceled (the server gave up the request), 5xx: Unavailable (pushback), Unknown.
+            s if s >= 500 || s == 499 || s == 408 => Outcome::Retry {
+                class: "server_error",
+                message: format!("{s}: {}", message_of(&a.body)),
+            },
+            s if (400..500).contains(&s) => Outcome::Reject {
+                status: s,
+                message: format!("Rekor {s}: {}", message_of(&a.body)),
+            },
+            s => Outcome::Retry {
+                class: "bad_response",
+                message: format!("unexpected HTTP {s}: {}", message_of(&a.body)),
+            },
+        }
+    }
+
+    /// GET <base>/checkpoint (C2SP tlog-tiles), parsed.
+    pub fn v2_checkpoint(&self, base: &str) -> Result<crate::tiles::Checkpoint, Outcome> {
+        let retry = |message: String| Outcome::Retry {
+            class: "tiles",
+            message,
+        };
+        let raw = self
+            .get_bytes("checkpoint", &format!("{base}/checkpoint"))
+            .map_err(retry)?
+            .ok_or_else(|| retry(format!("{base}/checkpoint does not exist")))?;
+        let note = String::from_utf8(raw).map_err(|_| retry("the checkpoint is not UTF-8".into()))?;
+        crate::tiles::parse_checkpoint(&note).map_err(|e| retry(format!("{base}/checkpoint: {e}")))
+    }
+
+    /// The TransparencyLogEntry of the entry at `index`, with its proof against `cp`, from the tiles.
+    pub fn v2_entry_at(
+        &self,
+        base: &str,
+        cp: &crate::tiles::Checkpoint,
+        index: u64,
+        log_id: &[u8],
+    ) -> Result<Value, Outcome> {
+        struct Http<'a> {
+            rekor: &'a Rekor,
+            base: &'a str,
+        }
+        impl crate::tiles::TileSource for Http<'_> {
+            fn fetch(&mut self, path: &str) -> Result<Option<Vec<u8>>, String> {
+                self.rekor.get_bytes("tile", &format!("{}/{path}", self.base))
+            }
+        }
+        crate::tiles::entry_at(&mut Http { rekor: self, base }, cp, index, log_id).map_err(|message| Outcome::Retry {
+            class: "tiles",
+            message: format!("entry {index} from the tiles: {message}"),
+        })
+    }
+
+    /// The consistency proof from size `old` to the tree of `size`, built from the v2 log's tiles.
+    pub fn v2_consistency(&self, base: &str, old: u64, size: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+        struct Http<'a> {
+            rekor: &'a Rekor,
+            base: &'a str,
+        }
+        impl crate::tiles::TileSource for Http<'_> {
+            fn fetch(&mut self, path: &str) -> Result<Option<Vec<u8>>, String> {
+                self.rekor.get_bytes("tile", &format!("{}/{path}", self.base))
+            }
+        }
+        let mut src = Http { rekor: self, base };
+        let proof = crate::tiles::TileTree::new(&mut src, size)
+            .consistency_proof(old)
+            .map_err(|e| anyhow::anyhow!("consistency proof {old} -> {size} from the tiles: {e}"))?;
+        Ok(proof.iter().map(|h| h.to_vec()).collect())
     }
 
     /// GET /api/v1/log: treeSize, rootHash, signedTreeHead (the checkpoint note), treeID.

@@ -19,8 +19,19 @@ const EXTEND: &str = "SELECT rekor_extend_lease($1, $2, $3::interval)";
 const UNFINISHED: &str =
     "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'leased')
     FROM rekor_submission_queue";
-const ENDPOINTS: &str =
-    "SELECT log_id, base_url FROM rekor_log_endpoints WHERE api_version = $1::int2";
+/// Every log with an endpoint of this API version, newest first, expired ones too (a frozen shard's
+/// operator, its signer name, is how the submitter finds the active log to route to): log_id,
+/// base_url, signer_name, seconds until valid_until (NULL: no end).
+const ENDPOINTS: &str = "SELECT l.log_id, l.base_url, l.signer_name,
+        extract(epoch FROM l.valid_until - now())::float8
+    FROM rekor_logs l
+    WHERE l.base_url IS NOT NULL AND l.api_version = $1::int2
+      AND (l.valid_from IS NULL OR l.valid_from <= now())
+    ORDER BY l.created_at DESC, l.log_id";
+/// A Rekor v2 log by its checkpoint: origin and the 4-byte key hint (its log ID's prefix).
+const LOG_BY_CHECKPOINT: &str = "SELECT l.log_id FROM rekor_logs l
+    WHERE l.origin = $1 AND encode(substring(l.log_id FROM 1 FOR 4), 'hex') = ANY ($2::text[])
+    ORDER BY l.created_at DESC LIMIT 1";
 
 /// Wakes idle workers (a NOTIFY arrived, or shutdown).
 #[derive(Default)]
@@ -102,6 +113,7 @@ pub struct Stats {
     pub dead: u64,
     pub lease_lost: u64,
     pub abandoned: u64,
+    pub lease_extensions: u64,
 }
 
 impl Stats {
@@ -112,6 +124,7 @@ impl Stats {
         self.dead += o.dead;
         self.lease_lost += o.lease_lost;
         self.abandoned += o.abandoned;
+        self.lease_extensions += o.lease_extensions;
     }
 }
 
@@ -127,9 +140,18 @@ fn interval(d: Duration) -> String {
     format!("{} milliseconds", d.as_millis())
 }
 
-/// The Rekor endpoints known to the database (log_id, base_url), newest first; refreshed every 30 s.
+/// A log the database says where to write: rekor_logs with base_url and api_version.
+struct Endpoint {
+    log_id: Vec<u8>,
+    url: String,
+    operator: String,
+    /// When its valid_until passes (None: open-ended), on this process's clock.
+    until: Option<Instant>,
+}
+
+/// The endpoints, newest first; refreshed every 30 s (and at once after a 405).
 struct Endpoints {
-    list: Vec<(Vec<u8>, String)>,
+    list: Vec<Endpoint>,
     fetched: Option<Instant>,
 }
 
@@ -164,57 +186,83 @@ impl Worker {
         }
     }
 
-    /// Where to write this item: --rekor-url, else the item's own log when it has a live endpoint
-    /// that is not frozen, else the newest live endpoint.
-    fn endpoint(&mut self, item: &Item) -> Result<String, String> {
-        if let Some(u) = &self.shared.cfg.rekor_url {
-            if !self.shared.is_frozen(u) {
-                return Ok(u.clone());
-            }
-        }
+    fn refresh_endpoints(&mut self) -> Result<(), String> {
         if self
             .endpoints
             .fetched
-            .is_none_or(|t| t.elapsed() > Duration::from_secs(30))
+            .is_some_and(|t| t.elapsed() <= Duration::from_secs(30))
         {
-            let version = i16::from(self.shared.cfg.log_version);
-            match self.db.call("endpoints", |c| {
-                c.query_typed(ENDPOINTS, &[(&version, Type::INT2)])
-            }) {
-                Ok(rows) => {
-                    self.endpoints.list = rows
-                        .iter()
-                        .filter_map(|r| {
-                            Some((
-                                r.try_get::<_, Vec<u8>>(0).ok()?,
-                                r.try_get::<_, String>(1).ok()?,
-                            ))
-                        })
-                        .collect();
-                    self.endpoints.fetched = Some(Instant::now());
-                }
-                Err(e) => return Err(format!("reading rekor_log_endpoints: {e}")),
-            }
+            return Ok(());
         }
-        let live = |u: &String| !self.shared.is_frozen(u);
-        if let Some(l) = &item.log_id {
-            if let Some((_, u)) = self
-                .endpoints
-                .list
-                .iter()
-                .find(|(id, u)| id == l && live(u))
-            {
-                return Ok(u.clone());
-            }
-        }
-        self.endpoints
-            .list
+        let version = i16::from(self.shared.cfg.log_version);
+        let rows = self
+            .db
+            .call("endpoints", |c| c.query_typed(ENDPOINTS, &[(&version, Type::INT2)]))
+            .map_err(|e| format!("reading the log endpoints from rekor_logs: {e}"))?;
+        let now = Instant::now();
+        self.endpoints.list = rows
             .iter()
-            .find(|(_, u)| live(u))
-            .map(|(_, u)| u.clone())
+            .filter_map(|r| {
+                let left: Option<f64> = r.try_get(3).ok()?;
+                Some(Endpoint {
+                    log_id: r.try_get(0).ok()?,
+                    url: r.try_get(1).ok()?,
+                    operator: r.try_get(2).ok()?,
+                    until: left.map(|s| {
+                        if s <= 0.0 {
+                            now
+                        } else {
+                            now + Duration::from_secs_f64(s.min(1e9))
+                        }
+                    }),
+                })
+            })
+            .collect();
+        self.endpoints.fetched = Some(now);
+        Ok(())
+    }
+
+    /// Where to write this item, and the log's ID when the database knows the endpoint:
+    /// --rekor-url unless it answered 405; else the item's own log if its endpoint is live; else
+    /// the newest live log of the same operator (signer name) as the item's log or the frozen URL:
+    /// a frozen v1 shard (405, or valid_until passed) routes to the active one; else the newest
+    /// live endpoint.
+    fn endpoint(&mut self, item: &Item) -> Result<(String, Option<Vec<u8>>), String> {
+        self.refresh_endpoints()?;
+        let now = Instant::now();
+        let shared = self.shared.clone();
+        let live = |e: &Endpoint| !shared.is_frozen(&e.url) && e.until.is_none_or(|u| u > now);
+        let list = &self.endpoints.list;
+        let id_of = |url: &str| list.iter().find(|e| e.url == url).map(|e| e.log_id.clone());
+        let mut operator = None;
+        if let Some(u) = &self.shared.cfg.rekor_url {
+            if !self.shared.is_frozen(u) {
+                return Ok((u.clone(), id_of(u)));
+            }
+            operator = list.iter().find(|e| &e.url == u).map(|e| e.operator.clone());
+        }
+        if let Some(l) = &item.log_id {
+            if let Some(e) = list.iter().find(|e| &e.log_id == l) {
+                if live(e) {
+                    return Ok((e.url.clone(), Some(e.log_id.clone())));
+                }
+                operator = Some(e.operator.clone());
+            }
+        }
+        if let Some(op) = &operator {
+            return list
+                .iter()
+                .find(|e| &e.operator == op && live(e))
+                .map(|e| (e.url.clone(), Some(e.log_id.clone())))
+                .ok_or_else(|| {
+                    format!("the log is frozen and {op} has no active log with an endpoint (rekor_set_log_endpoint)")
+                });
+        }
+        list.iter()
+            .find(|e| live(e))
+            .map(|e| (e.url.clone(), Some(e.log_id.clone())))
             .ok_or_else(|| {
-                "no Rekor endpoint: give --rekor-url or set one with rekor_set_log_endpoint"
-                    .to_string()
+                "no Rekor endpoint: give --rekor-url or set one with rekor_set_log_endpoint".to_string()
             })
     }
 
@@ -305,7 +353,10 @@ impl Worker {
                             )
                         });
                         match r {
-                            Ok(_) => self.shared.metrics.lease_extensions.inc(),
+                            Ok(_) => {
+                                self.stats.lease_extensions += 1;
+                                self.shared.metrics.lease_extensions.inc()
+                            }
                             Err(e) => {
                                 tracing::warn!(worker = %self.name, queue_id = it.queue_id, error = %e, "lease extension failed")
                             }
@@ -348,6 +399,50 @@ impl Worker {
             } else {
                 self.pause = Duration::ZERO;
             }
+        }
+    }
+
+    /// Rekor v2 answered AlreadyExists for `index`: the entry and its proof from the tiles, against
+    /// the log's current checkpoint. The log's ID comes from the endpoint, else from the database
+    /// by the checkpoint's origin and key hint.
+    fn v2_existing(&mut self, base: &str, log_id: Option<Vec<u8>>, index: u64) -> Outcome {
+        let rekor = &self.shared.rekor;
+        let cp = match rekor.v2_checkpoint(base) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        let log_id = match log_id {
+            Some(l) => l,
+            None => {
+                let hints: Vec<String> = cp.key_hints.iter().map(hex::encode).collect();
+                let origin = cp.origin.clone();
+                match self.db.call("log_by_checkpoint", |c| {
+                    c.query_typed(LOG_BY_CHECKPOINT, &[(&origin, Type::TEXT), (&hints, Type::TEXT_ARRAY)])
+                }) {
+                    Ok(rows) => match rows.first().and_then(|r| r.try_get::<_, Vec<u8>>(0).ok()) {
+                        Some(l) => l,
+                        None => {
+                            return Outcome::Retry {
+                                class: "unknown_log",
+                                message: format!("no trusted log has origin {origin:?} and key hint {hints:?} (rekor_add_log)"),
+                            }
+                        }
+                    },
+                    Err(e) => {
+                        return Outcome::Retry {
+                            class: "unknown_log",
+                            message: format!("looking up the log of {origin:?}: {e}"),
+                        }
+                    }
+                }
+            }
+        };
+        match self.shared.rekor.v2_entry_at(base, &cp, index, &log_id) {
+            Ok(v) => Outcome::Logged {
+                response: v,
+                conflict: true,
+            },
+            Err(o) => o,
         }
     }
 
@@ -400,30 +495,59 @@ impl Worker {
             );
             return;
         };
-        let base = match self.endpoint(item) {
-            Ok(b) => b,
-            Err(m) => {
-                self.fail(item, "no_endpoint", &m, true);
-                return;
-            }
-        };
         let verifier = pem(der, kind);
-        let body = match serde_json::from_str::<serde_json::Value>(&item.envelope)
-            .map_err(|e| e.to_string())
-            .and_then(|v| crate::envelope::serialize(&v, self.shared.cfg.envelope_form))
-        {
+        let v2 = self.shared.cfg.log_version == 2;
+        // The request, made once: v1 a dsse entry of the envelope as serialised, v2 a hashedrekord
+        // over its PAE with the one signature that verifies under the verifier.
+        let made = if v2 {
+            v2_request(&item.envelope, &verifier)
+        } else {
+            serde_json::from_str::<serde_json::Value>(&item.envelope)
+                .map_err(|e| e.to_string())
+                .and_then(|v| crate::envelope::serialize(&v, self.shared.cfg.envelope_form))
+                .map_err(|m| format!("the queued envelope cannot be serialised: {m}"))
+        };
+        let body = match made {
             Ok(b) => b,
             Err(m) => {
-                self.fail(
-                    item,
-                    "bad_envelope",
-                    &format!("the queued envelope cannot be serialised: {m}"),
-                    false,
-                );
+                self.fail(item, "bad_envelope", &m, false);
                 return;
             }
         };
-        match self.shared.rekor.submit_dsse(&base, &body, &verifier) {
+        // A 405 (frozen shard) routes to the active log at once, up to 3 logs for one item.
+        let mut routed = 0;
+        let outcome = loop {
+            let (base, log_id) = match self.endpoint(item) {
+                Ok(b) => b,
+                Err(m) => {
+                    self.fail(item, "no_endpoint", &m, true);
+                    return;
+                }
+            };
+            let outcome = if v2 {
+                match self.shared.rekor.submit_v2(&base, &body) {
+                    Outcome::Exists { index } => self.v2_existing(&base, log_id, index),
+                    o => o,
+                }
+            } else {
+                self.shared.rekor.submit_dsse(&base, &body, &verifier)
+            };
+            match outcome {
+                Outcome::Frozen { message } if routed < 2 => {
+                    if let Ok(mut f) = self.shared.frozen.lock() {
+                        f.insert(base.clone());
+                    }
+                    self.endpoints.fetched = None;
+                    routed += 1;
+                    self.shared.metrics.failed.with_label_values(&["frozen_log"]).inc();
+                    tracing::warn!(worker = %self.name, queue_id = item.queue_id, base, error = %message,
+                        "the log is frozen; routing to the active log of its operator");
+                }
+                o => break (o, base),
+            }
+        };
+        let (outcome, base) = outcome;
+        match outcome {
             Outcome::Logged { response, conflict } => {
                 if conflict {
                     self.stats.conflicts += 1;
@@ -481,10 +605,35 @@ impl Worker {
                 self.endpoints.fetched = None;
                 self.fail(item, "frozen_log", &message, true);
             }
-            Outcome::Reject { status, message } => {
+            Outcome::Reject { status, mut message } => {
                 tracing::debug!(worker = %self.name, queue_id = item.queue_id, status, "Rekor rejected the entry");
+                let ed25519 = rekor_meta_core::verifier::parse_verifier(verifier.as_bytes())
+                    .is_ok_and(|v| v.key_type == rekor_meta_core::verifier::VerifierKeyType::Ed25519);
+                if v2 && ed25519 {
+                    message.push_str(
+                        " (Rekor v2 verifies an Ed25519 hashedrekord signature as Ed25519ph over the SHA-512 of the PAE; \
+                         a DSSE envelope signed with pure Ed25519 cannot be logged there: use Rekor v1 or an ECDSA key)",
+                    );
+                }
                 self.fail(item, "rejected", &message, false)
+            }
+            Outcome::Exists { index } => {
+                self.fail(item, "bad_response", &format!("AlreadyExists at {index} was not resolved"), true)
             }
         }
     }
+}
+
+/// The CreateEntryRequest for Rekor v2: hashedrekord over the PAE, with the envelope signature that
+/// verifies under the verifier (the check rekor_enqueue made: an item that passes it always has one).
+fn v2_request(envelope: &str, verifier_pem: &str) -> Result<String, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(envelope).map_err(|e| format!("the queued envelope is not JSON: {e}"))?;
+    let env = rekor_meta_core::dsse::parse_envelope(&v).map_err(|e| format!("the queued envelope does not parse: {e}"))?;
+    let verifier = rekor_meta_core::verifier::parse_verifier(verifier_pem.as_bytes())
+        .map_err(|e| format!("the queued verifier does not parse: {e}"))?;
+    let sig = verifier
+        .signs(&env)
+        .ok_or("no signature of the envelope verifies under the queued verifier")?;
+    crate::tiles::hashedrekord_request(&env, sig, &verifier)
 }

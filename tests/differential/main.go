@@ -32,7 +32,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: rekor-differential diff|conformance|gen|verify [flags]")
+		fmt.Fprintln(os.Stderr, "usage: rekor-differential diff|conformance|gen|verify|exported [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -46,6 +46,8 @@ func main() {
 		code, err = cmdGen(os.Args[2:])
 	case "verify":
 		code, err = cmdVerify(os.Args[2:])
+	case "exported":
+		code, err = cmdExported(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

@@ -462,6 +462,8 @@ fn ingest(admin: &mut Client, dsn: &str, db: &str, g: &Generated, runs: usize, l
 
 // ---------------------------------------------------------------- 3. re-verification
 
+/// Issue 13: bulk re-verification on 2 cores reaches this multiple of its single-worker speed.
+const TARGET_PARALLEL_SPEEDUP: f64 = 1.8;
 const REVERIFY_SQL: &str = "SELECT count(*) FILTER (WHERE rekor_verify_inclusion(entry_id)) FROM rekor_entries";
 const CLIENT_SQL: &str = "SELECT e.body, e.entry_uuid, e.leaf_hash, e.proof_log_index, e.tree_size, e.root_hash, e.proof_hashes,
         e.checkpoint, e.signed_entry_timestamp, extract(epoch FROM e.integrated_time)::bigint, e.log_id, e.log_index,
@@ -938,6 +940,63 @@ struct Lookups {
     server_p50: f64,
     server_p99: f64,
     plan: Vec<String>,
+    bulk: Option<Bulk>,
+}
+
+/// Bulk re-verification of all M stored entries: seconds for one backend and with 2 parallel workers.
+struct Bulk {
+    all_1: f64,
+    all_2: f64,
+    count_1: f64,
+    count_2: f64,
+    caching: f64,
+    plan_workers: String,
+}
+
+/// Times `q` (it must count all `m` rows) with `workers` parallel workers per gather.
+fn timed_bulk(c: &mut Client, q: &str, workers: u32, m: u64) -> f64 {
+    // DISCARD PLANS: rekor_verify_all's PL/pgSQL keeps its plan for the session, planned with the
+    // worker count of its first call.
+    c.batch_execute(&format!("SET max_parallel_workers_per_gather = {workers}; DISCARD PLANS")).unwrap();
+    let t = Instant::now();
+    let got = scalar_i64(c, q);
+    let s = t.elapsed().as_secs_f64();
+    assert_eq!(got as u64, m, "{q} with {workers} workers verified {got} of {m}");
+    c.batch_execute("RESET max_parallel_workers_per_gather").unwrap();
+    s
+}
+
+/// rekor_verify_all() and the count over rekor_verify_inclusion, 1 backend then 2 workers (best of
+/// `runs`, alternating), and the caching Rust client over the same rows.
+fn bulk_reverify(c: &mut Client, m: u64, runs: usize) -> Bulk {
+    let mut b = Bulk { all_1: f64::INFINITY, all_2: f64::INFINITY, count_1: f64::INFINITY, count_2: f64::INFINITY,
+                       caching: f64::INFINITY, plan_workers: String::new() };
+    c.batch_execute("SET max_parallel_workers_per_gather = 2").unwrap();
+    b.plan_workers = c
+        .query(&format!("EXPLAIN {REVERIFY_SQL}"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .filter(|l| l.contains("Workers Planned"))
+        .map(|l| l.trim().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    c.batch_execute("RESET max_parallel_workers_per_gather").unwrap();
+    for run in 0..runs {
+        b.all_1 = b.all_1.min(timed_bulk(c, "SELECT rekor_verify_all()", 0, m));
+        b.all_2 = b.all_2.min(timed_bulk(c, "SELECT rekor_verify_all()", 2, m));
+        b.count_1 = b.count_1.min(timed_bulk(c, REVERIFY_SQL, 0, m));
+        b.count_2 = b.count_2.min(timed_bulk(c, REVERIFY_SQL, 2, m));
+        let t = Instant::now();
+        let (k, _, _, _) = client_verify(c, ClientMode::Caching);
+        assert_eq!(k, m, "caching client verified {k} of {m}");
+        b.caching = b.caching.min(t.elapsed().as_secs_f64());
+        eprintln!(
+            "[entries] bulk re-verify at {m} run {}/{runs}: rekor_verify_all 1 backend {:.1}s, 2 workers {:.1}s; count(rekor_verify_inclusion) {:.1}s / {:.1}s; caching client {:.1}s; load {}",
+            run + 1, b.all_1, b.all_2, b.count_1, b.count_2, b.caching, loadavg()
+        );
+    }
+    b
 }
 
 /// Latencies in µs (3 significant digits), read back in ms.
@@ -1019,6 +1078,7 @@ fn lookups(c: &mut Client, t: &BodyTemplate, g: &Generated, m: u64, k: usize) ->
     let vacuum_s = t0.elapsed().as_secs_f64();
     let total = scalar_i64(c, "SELECT count(*) FROM rekor_entries");
     assert_eq!(total as u64, m);
+    let bulk = has_function(c, "rekor_verify_all").then(|| bulk_reverify(c, m, 2));
 
     // The plan the function's query gets (a SQL function with SET is not inlined: its query is
     // planned with parameters, i.e. like a generic plan).
@@ -1116,6 +1176,7 @@ fn lookups(c: &mut Client, t: &BodyTemplate, g: &Generated, m: u64, k: usize) ->
         server_p50: q(&sms, 50.0),
         server_p99: q(&sms, 99.0),
         plan,
+        bulk,
     }
 }
 
@@ -1352,6 +1413,17 @@ fn report(args: &Args, variants: &[Variant], lk: Option<&Lookups>) {
             println!("    {p}");
         }
         println!();
+        if let Some(b) = &l.bulk {
+            let m = l.total as f64;
+            println!("Bulk re-verification of all {} stored entries (wall clock, best of 2 alternating runs; {}):", l.total, b.plan_workers);
+            println!("  query                                                          1 backend       2 workers    speed-up");
+            println!("  SELECT rekor_verify_all()                                     {:>8.0} r/s   {:>8.0} r/s    {:.2}x",
+                     m / b.all_1, m / b.all_2, b.all_1 / b.all_2);
+            println!("  SELECT count(*) FILTER (WHERE rekor_verify_inclusion(entry_id)) {:>8.0} r/s {:>8.0} r/s    {:.2}x",
+                     m / b.count_1, m / b.count_2, b.count_1 / b.count_2);
+            println!("  Rust client with checkpoint caching (bench/entries 'caching')   {:>8.0} r/s", m / b.caching);
+            println!();
+        }
     }
 
     println!("Targets:");
@@ -1432,6 +1504,22 @@ fn report(args: &Args, variants: &[Variant], lk: Option<&Lookups>) {
             l.direct_p99,
             l.server_p99,
             pass(ok)
+        ));
+    }
+    if let Some(b) = lk.and_then(|l| l.bulk.as_ref().map(|b| (l.total, b))) {
+        let (m, b) = b;
+        let ok = b.all_1 / b.all_2 >= TARGET_PARALLEL_SPEEDUP;
+        all &= ok;
+        println!(
+            "  rekor_verify_all() with 2 parallel workers {:.2}x its single-backend speed >= {TARGET_PARALLEL_SPEEDUP}x at {m} entries: {}",
+            b.all_1 / b.all_2,
+            pass(ok)
+        );
+        kv.push(format!(
+            "bulk_entries={m} verify_all_rps_1={:.0} verify_all_rps_2={:.0} verify_all_speedup={:.2} count_rps_1={:.0} count_rps_2={:.0} \
+             count_speedup={:.2} caching_client_rps={:.0} bulk={}",
+            m as f64 / b.all_1, m as f64 / b.all_2, b.all_1 / b.all_2, m as f64 / b.count_1, m as f64 / b.count_2,
+            b.count_1 / b.count_2, m as f64 / b.caching, pass(ok)
         ));
     }
     println!("  overall: {}", if all { "all targets met" } else { "SOME TARGETS MISSED" });

@@ -119,8 +119,14 @@ impl TestLog {
     }
 
     pub fn with_name(name: &str, tag: &str, n: usize) -> Self {
+        Self::with_key(name, &format!("rekor_meta queue tests: log key of {name}"), tag, n)
+    }
+
+    /// Like `with_name`, with the log key derived from `key_label`: two logs of one operator (the same
+    /// signer name) with different keys, as a new shard with a new key is.
+    pub fn with_key(name: &str, key_label: &str, tag: &str, n: usize) -> Self {
         assert!(n >= 1, "a test log needs at least one entry");
-        let signer = Ed25519Signer::from_label(name, &format!("rekor_meta queue tests: log key of {name}"));
+        let signer = Ed25519Signer::from_label(name, key_label);
         let attester_seed: [u8; 32] = Sha256::digest(b"rekor_meta queue tests: attester key").into();
         let attester = Ed25519KeyPair::from_seed_unchecked(&attester_seed).expect("attester seed");
         let mut spki = crate::notes::ED25519_SPKI_PREFIX.to_vec();

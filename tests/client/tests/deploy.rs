@@ -116,10 +116,10 @@ fn deb_arch() -> String {
     run(Command::new("dpkg").arg("--print-architecture")).trim().to_string()
 }
 
-/// Released versions: the frozen full install scripts sql/rekor_meta--X.Y.Z.sql other than the current.
+/// Released versions: the frozen full install scripts sql/released/rekor_meta--X.Y.Z.sql other than the current.
 fn released_scripts() -> Vec<String> {
     let current = cargo_version();
-    let mut v: Vec<String> = fs::read_dir(repo().join("sql"))
+    let mut v: Vec<String> = fs::read_dir(repo().join("sql/released"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|f| {
@@ -132,8 +132,9 @@ fn released_scripts() -> Vec<String> {
     v
 }
 
+/// The upgrade scripts sql/upgrade/rekor_meta--A--B.sql.
 fn upgrade_scripts() -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(repo().join("sql"))
+    let mut v: Vec<String> = fs::read_dir(repo().join("sql/upgrade"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|f| f.starts_with("rekor_meta--") && f.ends_with(".sql") && f.matches("--").count() == 2)
@@ -310,11 +311,12 @@ fn package_tarball_holds_the_extension_and_installs_into_a_clean_postgresql_15()
     assert!(control.contains(&format!("default_version = '{v}'")), "control file: {control}");
     assert!(control.contains("module_pathname = 'rekor_meta'"), "control file: {control}");
     // Released install scripts and upgrade scripts are the committed ones, byte for byte.
-    for f in released_scripts().into_iter().chain(upgrade_scripts()) {
+    let released = released_scripts().into_iter().map(|f| ("sql/released", f));
+    for (dir, f) in released.chain(upgrade_scripts().into_iter().map(|f| ("sql/upgrade", f))) {
         assert_eq!(
             sha256_file(&ext.join(&f)),
-            sha256_file(&repo().join("sql").join(&f)),
-            "{f} differs from sql/{f}: the package is older than the sources (rebuild it with scripts/package.sh)"
+            sha256_file(&repo().join(dir).join(&f)),
+            "{f} differs from {dir}/{f}: the package is older than the sources (rebuild it with scripts/package.sh)"
         );
     }
     assert_eq!(

@@ -281,10 +281,11 @@ fn assert_verifies(c: &mut Client, id: i64, case: &str) {
         .query("SELECT step, \"check\", passed, reason FROM rekor_verify_inclusion_report($1) ORDER BY step", &[&id])
         .unwrap();
     let steps: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    assert_eq!(steps, vec![0, 1, 2, 3, 4, 5, 6], "{case}");
+    // Step 7 (0.4.0): the signing time and its source.
+    assert_eq!(steps, vec![0, 1, 2, 3, 4, 5, 6, 7], "{case}");
     for r in &rows {
         let (step, check, passed, reason): (i32, String, Option<bool>, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-        if step <= 4 {
+        if step <= 4 || step == 7 {
             assert_eq!(passed, Some(true), "{case}: step {step} ({check}) failed: {reason}");
         } else {
             assert_ne!(passed, Some(false), "{case}: step {step} ({check}) failed: {reason}");
@@ -406,6 +407,9 @@ fn every_rekor_v2_fixture_entry_ingests_from_its_bare_rest_answer_and_verifies()
 #[test]
 fn upstream_rest_responses_and_bundles_ingest_as_they_are() {
     let mut c = db_with_fixture_logs("ent_upstream");
+    // The Rekor v2 bundle carries an RFC 3161 timestamp (check 6, 0.4.0): trust staging's authority.
+    c.query("SELECT * FROM rekor_import_timestamp_authorities($1::text::jsonb)", &[&fixture("trusted_root/staging.trusted_root.json")])
+        .unwrap();
     let cases = [
         ("rest-entry.json", "rekor_ingest_entry", "hashedrekord", "0.0.1", Some(108574341321668964i64)),
         ("rest-entry-2.json", "rekor_ingest_entry", "hashedrekord", "0.0.2", None),
@@ -1144,8 +1148,9 @@ fn the_report_shows_which_check_a_stored_row_no_longer_passes() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    // Steps 0-6: key validity, leaf, proof (fails), checkpoint (fails: another root), SET, index, time.
-    assert_eq!(passed, vec![true, true, false, false, true, true, true]);
+    // Steps 0-7: key validity, leaf, proof (fails), checkpoint (fails: another root), SET, index, time,
+    // signing time (0.4.0).
+    assert_eq!(passed, vec![true, true, false, false, true, true, true, true]);
     let (code, _, _) = db_error(c.query_one("SELECT rekor_verify_inclusion(-1)", &[]));
     assert_eq!(code, "22023");
 }
@@ -1623,4 +1628,104 @@ fn odd_entries_never_crash_the_backend() {
     // The 1000 copies and the upper-case UUID are the one entry: stored once, UUID lowercased.
     assert_eq!(entries(&mut c), 1);
     assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_entries WHERE entry_uuid IS NULL OR entry_uuid = lower(entry_uuid)"), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bulk re-verification: rekor_verify_all() and the documented count query, in parallel workers
+
+/// A connection to `db` that keeps every server notice (auto_explain's plans arrive as LOG notices).
+fn connect_with_notices(db: &str) -> (Client, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = notices.clone();
+    let c = conninfo(db)
+        .parse::<postgres::Config>()
+        .unwrap()
+        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
+        .connect(postgres::NoTls)
+        .unwrap();
+    (c, notices)
+}
+
+/// Forces parallel plans even on a table this small, and logs every plan with its worker counts.
+const PARALLEL: &str = "LOAD 'auto_explain';
+    SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_analyze = on;
+    SET client_min_messages = log; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+    SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2; SET parallel_leader_participation = off;";
+
+fn workers_launched(notices: &std::sync::Mutex<Vec<String>>) -> u32 {
+    let all = notices.lock().unwrap().join("\n");
+    all.lines()
+        .filter_map(|l| l.trim().strip_prefix("Workers Launched: "))
+        .filter_map(|n| n.trim().parse::<u32>().ok())
+        .sum()
+}
+
+#[test]
+fn bulk_reverification_runs_in_parallel_workers_and_still_catches_a_row_tampered_after_insert() {
+    let mut c = db_with_fixture_logs("ent_verify_all");
+    for e in provable_entries() {
+        one(ingest_rest(&mut c, &e.rest()).unwrap_or_else(|err| panic!("{}: {err:?}", e.id)), &e.id);
+    }
+    let log = TestLog::standard();
+    log.trust(&mut c);
+    for i in [0, 1, 2, 3, 4, 6, 7] {
+        insert_row(&mut c, &log.ent(i, 8)).unwrap();
+    }
+    let n = entries(&mut c);
+    assert!(n >= 25, "only {n} entries");
+    let db: String = c.query_one("SELECT current_database()", &[]).unwrap().get(0);
+    let count_q = "SELECT count(*) FILTER (WHERE rekor_verify_inclusion(entry_id)) FROM rekor_entries";
+
+    // One backend, then parallel workers (the leader not participating, so the workers do every row).
+    let serial: i64 = c.query_one("SELECT rekor_verify_all()", &[]).unwrap().get(0);
+    assert_eq!(serial, n);
+    let (mut p, notices) = connect_with_notices(&db);
+    p.batch_execute(PARALLEL).unwrap();
+    let all: i64 = p.query_one("SELECT rekor_verify_all()", &[]).unwrap().get(0);
+    assert_eq!(all, n);
+    assert!(workers_launched(&notices) >= 1, "rekor_verify_all() ran without parallel workers");
+    notices.lock().unwrap().clear();
+    let counted: i64 = p.query_one(count_q, &[]).unwrap().get(0);
+    assert_eq!(counted, n);
+    assert!(workers_launched(&notices) >= 1, "the count over rekor_verify_inclusion ran without parallel workers");
+
+    // A row changed behind the trigger's back (only the owner can): every path raises the error
+    // rekor_verify_inclusion raises for that row, with the same message and DETAIL.
+    let victim: i64 = c.query_one("SELECT max(entry_id) FROM rekor_entries", &[]).unwrap().get(0);
+    c.batch_execute(&format!(
+        "ALTER TABLE rekor_entries DISABLE TRIGGER rekor_entries_verify;
+         UPDATE rekor_entries SET root_hash = set_byte(root_hash, 5, get_byte(root_hash, 5) # 1) WHERE entry_id = {victim};
+         ALTER TABLE rekor_entries ENABLE TRIGGER rekor_entries_verify;"
+    ))
+    .unwrap();
+    let want = db_error(c.query_one("SELECT rekor_verify_inclusion($1)", &[&victim]));
+    assert_eq!(want.0, "23514");
+    assert!(want.1.starts_with(&format!("entry {victim} does not verify: check 2")), "{want:?}");
+    assert_eq!(db_error(c.query_one("SELECT rekor_verify_all()", &[])), want, "rekor_verify_all, one backend");
+    assert_eq!(db_error(p.query_one("SELECT rekor_verify_all()", &[])), want, "rekor_verify_all, parallel workers");
+    assert_eq!(db_error(p.query_one(count_q, &[])), want, "count over rekor_verify_inclusion, parallel workers");
+
+    // The key window at the entry's time: a log retired before every entry fails every path alike.
+    c.batch_execute(&format!(
+        "ALTER TABLE rekor_entries DISABLE TRIGGER rekor_entries_verify;
+         UPDATE rekor_entries SET root_hash = set_byte(root_hash, 5, get_byte(root_hash, 5) # 1) WHERE entry_id = {victim};
+         ALTER TABLE rekor_entries ENABLE TRIGGER rekor_entries_verify;"
+    ))
+    .unwrap();
+    assert_eq!(c.query_one("SELECT rekor_verify_all()", &[]).unwrap().get::<_, i64>(0), n, "restored row");
+    c.execute("UPDATE rekor_logs SET valid_until = '2000-01-01' WHERE log_id = $1", &[&log.signer.log_id().to_vec()]).unwrap();
+    let strip = |e: (String, String, String)| (e.0, e.1.split_once(" does not verify: ").map(|x| x.1.to_string()).unwrap_or(e.1), e.2);
+    let one_id: i64 = c
+        .query_one("SELECT min(entry_id) FROM rekor_entries WHERE log_id = $1", &[&log.signer.log_id().to_vec()])
+        .unwrap()
+        .get(0);
+    let want = strip(db_error(c.query_one("SELECT rekor_verify_inclusion($1)", &[&one_id])));
+    assert_eq!(want.0, "23514");
+    assert!(want.1.starts_with("log key is not valid at the entry's time"), "{want:?}");
+    assert!(want.2.contains("valid from") && want.2.ends_with("(now: no SET signs an integrated time)"), "{want:?}");
+    for (label, client) in [("one backend", &mut c), ("parallel", &mut p)] {
+        let got = strip(db_error(client.query_one("SELECT rekor_verify_all()", &[])));
+        assert_eq!((&got.0, &got.1), (&want.0, &want.1), "rekor_verify_all, {label}");
+        assert!(got.2.starts_with(want.2.split("; entry time").next().unwrap()), "{label}: {got:?}");
+    }
 }

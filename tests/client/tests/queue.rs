@@ -979,6 +979,40 @@ fn an_entry_in_another_log_than_the_item_targets_is_refused() {
 }
 
 #[test]
+fn an_item_pinned_to_a_frozen_log_is_completed_by_the_active_log_of_the_same_operator() {
+    let _g = shared();
+    let (mut c, frozen, _) = setup("q_same_operator", "sameop", 4);
+    // The operator's next shard: the same signer name, a new key (so another log_id).
+    let active = TestLog::with_key(frozen.name(), "rekor_meta queue tests: the operator's next key", "sameop", 4);
+    let active_id = active.install(&mut c);
+    assert_ne!(active_id, frozen.log_id());
+    // Queued while the log was live, then the log froze.
+    let id: i64 = c
+        .query_one("SELECT rekor_enqueue($1::text::jsonb, $2)", &[&frozen.envelope_json(2), &frozen.log_id()])
+        .unwrap()
+        .get(0);
+    let id3: i64 = c
+        .query_one("SELECT rekor_enqueue($1::text::jsonb, $2)", &[&frozen.envelope_json(3), &frozen.log_id()])
+        .unwrap()
+        .get(0);
+    c.execute("UPDATE rekor_logs SET valid_until = now() - interval '1 hour' WHERE log_id = $1", &[&frozen.log_id()]).unwrap();
+    assert_eq!(dequeue(&mut c, "w", 1, "1 minute"), vec![id]);
+    // The submitter routed it to the active log: that log's entry of the envelope completes the item.
+    let entry = mark(&mut c, id, "w", &active.response_json(2)).unwrap();
+    assert_eq!(state(&mut c, id).0, "submitted");
+    let log: Vec<u8> = c.query_one("SELECT log_id FROM rekor_entries WHERE entry_id = $1", &[&entry]).unwrap().get(0);
+    assert_eq!(log, active_id);
+    // Another operator's log still does not stand in for the pinned one.
+    let other = TestLog::with_name("queue.another.operator", "sameop", 4);
+    other.install(&mut c);
+    assert_eq!(dequeue(&mut c, "w", 1, "1 minute"), vec![id3]);
+    let (code, msg, detail) = db_error(mark(&mut c, id3, "w", &other.response_json(3)));
+    assert_eq!(code, "23514");
+    assert!(msg.contains("another log") && detail.contains("another operator"), "{msg} / {detail}");
+    done(c);
+}
+
+#[test]
 fn stale_leases_are_refused_with_55000() {
     let _g = shared();
     let (mut c, log, _) = setup("q_stale", "stale", 4);

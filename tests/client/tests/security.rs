@@ -663,8 +663,20 @@ fn a_sigstore_trusted_root_sets_up_the_logs_idempotently_and_real_bundles_verify
         .collect();
     assert_eq!(origins, vec![("log2025-1.rekor.sigstore.dev".to_string(), false), ("rekor.sigstore.dev - ".to_string(), true)]);
     // The Rekor v2 fixture was logged by staging's log2025-alpha1, whose key the staging root retired
-    // on 2025-09-04: without a signed time (no SET; RFC 3161 is not read yet) the key is checked now.
-    let (code, msg, _) = db_error(c.query("SELECT * FROM rekor_ingest_bundle($1::text::jsonb)", &[&fixture("upstream/bundle-rekor-v2.sigstore.json")]));
+    // on 2025-09-04: no SET signs a time, and its RFC 3161 timestamp (0.4.0) is verified against the
+    // staging root's timestamp authority, so the key is checked at the timestamp's genTime: valid.
+    let id: i64 = c
+        .query_one("SELECT rekor_ingest_bundle($1::text::jsonb)", &[&fixture("upstream/bundle-rekor-v2.sigstore.json")])
+        .unwrap()
+        .get(0);
+    let src: String = c.query_one("SELECT signing_time_source FROM rekor_entries WHERE entry_id = $1", &[&id]).unwrap().get(0);
+    assert_eq!(src, "rfc3161");
+    // Without the timestamp nothing signs a time: checked now, when the key is retired.
+    let mut v2 = json_fixture("upstream/bundle-rekor-v2.sigstore.json");
+    v2["verificationMaterial"].as_object_mut().unwrap().remove("timestampVerificationData");
+    let mut other = fresh_db("trust_root_v2_no_ts");
+    other.query("SELECT * FROM rekor_import_trusted_root($1::text::jsonb)", &[&fixture("trusted_root/staging.trusted_root.json")]).unwrap();
+    let (code, msg, _) = db_error(other.query("SELECT * FROM rekor_ingest_bundle($1::text::jsonb)", &[&v2.to_string()]));
     assert_eq!(code, "23514");
     assert!(msg.contains("log key is not valid"), "{msg}");
     for f in ["upstream/bundle-dsse.sigstore.json", "upstream/bundle-v0.3-hashedrekord.sigstore.json"] {

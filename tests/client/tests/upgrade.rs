@@ -3,7 +3,8 @@
 //! upgraded one; DROP EXTENSION removes everything it created; pg_dump / pg_restore round-trips a
 //! database that uses the extension (rows, sequence positions, re-verification on restore).
 //!
-//! Needs the released install scripts next to the current one (scripts/install.sh copies them).
+//! Needs the released install scripts (sql/released/) and the upgrade scripts (sql/upgrade/) next to the
+//! current one (scripts/install.sh copies them); the current version is the one sql/schema/ creates.
 use postgres::Client;
 use rekor_meta_client_tests::attest::{vex_attestation, AttestationLog};
 use rekor_meta_client_tests::notes::{Ed25519Signer, TestTree};
@@ -65,6 +66,15 @@ fn load_0_1_0_data(c: &mut Client) -> AttestationLog {
     .expect("a real checkpoint");
     for f in ["upstream/rest-entry.json", "upstream/rest-entry-2.json"] {
         c.query("SELECT rekor_ingest_entry($1::text::jsonb)", &[&fixture(f)]).unwrap_or_else(|e| panic!("{f}: {e:?}"));
+    }
+    // 0.4.0 verifies the Rekor v2 bundle's RFC 3161 timestamp: trust staging's timestamp authority.
+    let has_tsas: bool = c
+        .query_one("SELECT to_regprocedure('rekor_import_timestamp_authorities(jsonb)') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    if has_tsas {
+        c.query("SELECT * FROM rekor_import_timestamp_authorities($1::text::jsonb)", &[&fixture("trusted_root/staging.trusted_root.json")])
+            .unwrap();
     }
     for f in ["upstream/bundle-v0.3-hashedrekord.sigstore.json", "upstream/bundle-rekor-v2.sigstore.json"] {
         c.query("SELECT rekor_ingest_bundle($1::text::jsonb)", &[&fixture(f)]).unwrap_or_else(|e| panic!("{f}: {e:?}"));
@@ -134,12 +144,15 @@ fn snapshot(c: &mut Client, tables: &[&str]) -> BTreeMap<String, Vec<String>> {
     let mut m = BTreeMap::new();
     for t in tables {
         let rows: Vec<String> = c
-            // Columns later versions add (0.3.0: the authentication flags, the witness origin) are
-            // left out: a row is unchanged when every column it had is.
+            // Columns later versions add (0.3.0: the authentication flags, the witness origin; 0.4.0:
+            // the signing time and what a bundle brings) are left out: a row is unchanged when every
+            // column it had is.
             .query(
                 &format!(
                     "SELECT (to_jsonb(t) - ARRAY['log_index_authenticated', 'integrated_time_authenticated', 'origin',
-                                                 'base_url', 'api_version', 'verifier', 'verifier_kind', 'verifier_key_type'])::text AS j
+                                                 'base_url', 'api_version', 'verifier', 'verifier_kind', 'verifier_key_type',
+                                                 'signing_time', 'signing_time_source', 'rfc3161_timestamp',
+                                                 'timestamp_tsa_id', 'dsse_envelope'])::text AS j
                      FROM {t} t ORDER BY j"
                 ),
                 &[],
@@ -268,6 +281,12 @@ fn upgrading_0_1_0_keeps_every_row_and_every_row_still_verifies() {
     assert_eq!(r.get::<_, String>(0), "proven");
 }
 
+/// What a failed comparison of a fresh install with an upgraded one asks for (README "Making a release").
+const UPGRADE_HINT: &str = "A fresh install runs sql/schema/; an installed version is upgraded by sql/upgrade/rekor_meta--A--B.sql. \
+Every change to sql/schema/ needs the same change, as statements that alter an existing installation, in the upgrade \
+script into the current version (sql/upgrade/rekor_meta--<last release>--<Cargo version>.sql). The released install \
+scripts in sql/released/ are never edited (scripts/release-snapshot.sh writes them when a version is released).";
+
 /// One line per fact of the extension's catalog: members, function definitions, columns,
 /// constraints, indexes, triggers, types, comments, privileges, pg_dump marks. Sorted: order noise
 /// (OIDs, creation order) does not count; names, definitions and column order do.
@@ -339,13 +358,41 @@ fn catalog(c: &mut Client) -> Vec<String> {
     c.query(CATALOG, &[]).unwrap().iter().map(|r| r.get(0)).collect()
 }
 
-/// The differences of two sorted line lists, for a readable failure: the first line of each fact
-/// (a function's signature, a relation's name) that is only in one of them.
-fn first_difference(a: &[String], b: &[String]) -> String {
+/// The differences of two sorted fact lists, for a readable failure: the first line of each fact (a
+/// function's signature, a relation's name) that is only on one side, and for an object on both
+/// sides with another definition (a function body, a column list) the lines that differ.
+fn first_difference(a: &[String], a_name: &str, b: &[String], b_name: &str) -> String {
     let head = |l: &String| l.lines().next().unwrap_or_default().chars().take(300).collect::<String>();
-    let only_a: Vec<String> = a.iter().filter(|l| !b.contains(l)).take(10).map(head).collect();
-    let only_b: Vec<String> = b.iter().filter(|l| !a.contains(l)).take(10).map(head).collect();
-    format!("only in the first: {only_a:#?}\nonly in the second: {only_b:#?}")
+    let only_a: Vec<&String> = a.iter().filter(|l| !b.contains(l)).collect();
+    let only_b: Vec<&String> = b.iter().filter(|l| !a.contains(l)).collect();
+    let mut out = format!(
+        "only in {a_name}: {:#?}\nonly in {b_name}: {:#?}",
+        only_a.iter().take(10).map(|l| head(l)).collect::<Vec<_>>(),
+        only_b.iter().take(10).map(|l| head(l)).collect::<Vec<_>>()
+    );
+    if only_a.is_empty() && only_b.is_empty() {
+        // The same lines in another order or number: name the first position where they part.
+        let i = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+        out += &format!(
+            "\nsame lines, another order or count: line {i} is {:?} in {a_name}, {:?} in {b_name}",
+            a.get(i).map(head),
+            b.get(i).map(head)
+        );
+    }
+    // A multi-line fact (a function definition) on both sides under the same first line changed.
+    for fa in only_a.iter().filter(|l| l.contains('\n')).take(5) {
+        if let Some(fb) = only_b.iter().find(|l| head(l) == head(fa)) {
+            let (la, lb): (Vec<&str>, Vec<&str>) = (fa.lines().collect(), fb.lines().collect());
+            out += &format!("\n{} differs:", head(fa));
+            for l in la.iter().filter(|l| !lb.contains(l)).take(15) {
+                out += &format!("\n  - {l}    ({a_name})");
+            }
+            for l in lb.iter().filter(|l| !la.contains(l)).take(15) {
+                out += &format!("\n  + {l}    ({b_name})");
+            }
+        }
+    }
+    out
 }
 
 fn run(cmd: &mut Command) -> String {
@@ -403,7 +450,7 @@ fn a_fresh_install_has_the_same_catalog_as_an_upgraded_one() {
     let olds = older_versions(&mut fresh);
     assert!(
         olds.contains(&FIRST.to_string()),
-        "released {FIRST} is not installed (scripts/install.sh copies sql/rekor_meta--{FIRST}.sql): {olds:?}"
+        "released {FIRST} is not installed (scripts/install.sh copies sql/released/rekor_meta--{FIRST}.sql): {olds:?}"
     );
     for old in olds {
         let (mut up, up_db) = fresh_db_at_version("upg_from", &old);
@@ -412,21 +459,32 @@ fn a_fresh_install_has_the_same_catalog_as_an_upgraded_one() {
         up.batch_execute("ALTER EXTENSION rekor_meta UPDATE").unwrap();
         assert_eq!(installed_version(&mut up), target);
         let got = catalog(&mut up);
+        let upgraded = format!("{old} upgraded");
+        let fresh_name = format!("a fresh {target}");
         assert!(
             got == want,
-            "upgraded from {old} differs from a fresh {target}:\n{}\nEvery change to an object of a released version \
-             belongs in an upgrade script (sql/rekor_meta--A--B.sql); before {old} is released, regenerate its script \
-             with scripts/release-snapshot.sh.",
-            first_difference(&got, &want)
+            "{old} upgraded to {target} differs from a fresh install of {target} (sql/schema/):\n{}\n{}",
+            first_difference(&got, &upgraded, &want, &fresh_name),
+            UPGRADE_HINT
         );
-        assert_eq!(schema_dump(&up_db, false), want_dump, "pg_dump --schema-only differs (upgraded from {old})");
+        let dump = schema_dump(&up_db, false);
+        if dump != want_dump {
+            let a: Vec<String> = dump.lines().map(String::from).collect();
+            let b: Vec<String> = want_dump.lines().map(String::from).collect();
+            panic!(
+                "pg_dump --schema-only differs ({old} upgraded to {target}):\n{}\n{}",
+                first_difference(&a, &upgraded, &b, &fresh_name),
+                UPGRADE_HINT
+            );
+        }
         let members = schema_dump(&up_db, true);
         if members != want_members {
             let a: Vec<String> = members.lines().map(String::from).collect();
             let b: Vec<String> = want_members.lines().map(String::from).collect();
             panic!(
-                "pg_dump --schema-only --binary-upgrade differs (upgraded from {old}):\n{}",
-                first_difference(&a, &b)
+                "pg_dump --schema-only --binary-upgrade differs ({old} upgraded to {target}):\n{}\n{}",
+                first_difference(&a, &upgraded, &b, &fresh_name),
+                UPGRADE_HINT
             );
         }
     }

@@ -330,6 +330,34 @@ fn a_link_by_envelope_digest_finds_the_queue_item_or_the_logged_entry() {
 }
 
 #[test]
+fn a_proven_statement_comes_with_a_bundle_that_ingests_back_to_its_entry() {
+    let mut c = fresh_db("vex_bundles");
+    trust_fixture_logs(&mut c);
+    let (qid, entry) = submit_fixture_dsse_bundle(&mut c);
+    assert_eq!(link_queue(&mut c, &openvex(), qid).len(), 3);
+    let rows = c
+        .query(
+            "SELECT entry_id, status, bundle::text, bundle_error FROM rekor_vex_evidence_bundles('CVE-2023-44487', $1)",
+            &[&PRODUCT],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one proven statement for the product");
+    let (eid, status, b, err): (Option<i64>, String, Option<String>, Option<String>) =
+        (rows[0].get(0), rows[0].get(1), rows[0].get(2), rows[0].get(3));
+    assert_eq!(eid, Some(entry));
+    assert_eq!(status, "not_affected");
+    assert_eq!(err, None);
+    let b: Value = serde_json::from_str(&b.expect("a bundle")).unwrap();
+    assert_eq!(b["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert!(b["dsseEnvelope"].is_object(), "the queued envelope travels with the proof: {b}");
+    // A third party holding only the bundle gets the same entry back.
+    let back: i64 = c.query_one("SELECT rekor_ingest_bundle($1::text::jsonb)", &[&b.to_string()]).unwrap().get(0);
+    assert_eq!(back, entry);
+    // A product with no proven statement has no bundle rows.
+    assert!(c.query("SELECT 1 FROM rekor_vex_evidence_bundles('CVE-2023-44487', 'pkg:oci/none')", &[]).unwrap().is_empty());
+}
+
+#[test]
 fn evidence_lists_the_newest_statement_first() {
     // Three attested documents (each the predicate of its own logged attestation), linked out of
     // order, and one wrapper that is not logged anywhere: the order is the logged documents' times;

@@ -1,5 +1,6 @@
 -- Signed checkpoints: the log's signed statement "at tree size N my root is R".
 -- Stored only when the signature verifies under a trusted log key; append-only; forks recorded.
+-- The witness, which writes checkpoints through rekor_record_checkpoint, is 030_witness.sql.
 
 CREATE TYPE rekor_note_signature AS (name text, key_hint bytea, signature bytea);
 CREATE TYPE rekor_checkpoint_note AS (
@@ -27,6 +28,7 @@ $$;
 CREATE FUNCTION rekor_checkpoint_log(note text, at timestamptz DEFAULT now()) RETURNS bytea
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     p @extschema@.rekor_checkpoint_note := @extschema@.rekor_parse_checkpoint(note);
@@ -94,7 +96,10 @@ COMMENT ON TABLE rekor_log_forks IS 'Signed checkpoints that contradict a stored
 
 -- BEFORE INSERT OR UPDATE: the note is the only source of truth. It must parse and verify under a
 -- trusted key; the columns are filled from it (values that disagree are rejected); a second root
--- for a stored tree size is a fork and is rejected.
+-- for a stored tree size is a fork and is rejected. The key is checked at the server's time: a
+-- caller's seen_at is not trusted; only the extension owner's paths (a restore, rekor_entry_checkpoint
+-- in 040_entries.sql) keep the time they give. checkpoint_id is assigned by the database: a writer's
+-- OVERRIDING SYSTEM VALUE may not take an id the sequence has not drawn (rekor_identity_drawn).
 CREATE FUNCTION rekor_checkpoints_verify() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -103,13 +108,22 @@ DECLARE
     p @extschema@.rekor_checkpoint_note;
     v_log bytea;
     other record;
+    owner boolean := @extschema@.rekor_is_extension_owner();
 BEGIN
-    IF TG_OP = 'UPDATE' AND NOT @extschema@.rekor_is_extension_owner() THEN
+    IF TG_OP = 'UPDATE' AND NOT owner THEN
         RAISE EXCEPTION 'rekor_meta evidence is append-only: UPDATE on rekor_checkpoints is not allowed'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF TG_OP = 'INSERT' AND NOT owner THEN
+        IF NOT @extschema@.rekor_identity_drawn('rekor_checkpoints', NEW.checkpoint_id) THEN
+            RAISE EXCEPTION 'checkpoint_id is assigned by the database' USING ERRCODE = 'generated_always',
+                DETAIL = format('checkpoint_id %s has not been drawn from its sequence', NEW.checkpoint_id),
+                HINT = 'Insert without checkpoint_id (no OVERRIDING SYSTEM VALUE).';
+        END IF;
+        NEW.seen_at := now();
+    END IF;
     p := @extschema@.rekor_parse_checkpoint(NEW.note);
-    v_log := @extschema@.rekor_checkpoint_log(NEW.note, NEW.seen_at);
+    v_log := @extschema@.rekor_checkpoint_log(NEW.note, coalesce(NEW.seen_at, now()));
     IF NEW.log_id IS NOT NULL AND NEW.log_id <> v_log THEN
         RAISE EXCEPTION 'checkpoint log_id disagrees with the note'
             USING ERRCODE = 'check_violation',
@@ -168,6 +182,7 @@ CREATE FUNCTION rekor_record_checkpoint(note text, OUT checkpoint_id bigint, OUT
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     p @extschema@.rekor_checkpoint_note := @extschema@.rekor_parse_checkpoint(note);
@@ -326,138 +341,3 @@ SELECT l.log_id,
          AND NOT EXISTS (SELECT 1 FROM rekor_log_forks f WHERE f.log_id = l.log_id) AS all_consistent
 FROM rekor_logs l
 LEFT JOIN latest t ON t.log_id = l.log_id;
-
--- The in-database witness (C2SP tlog-witness): the latest checkpoint witnessed per log.
-CREATE TABLE rekor_witness_state (
-    log_id         bytea PRIMARY KEY REFERENCES rekor_logs (log_id),
-    checkpoint_id  bigint REFERENCES rekor_checkpoints (checkpoint_id),
-    tree_size      bigint NOT NULL DEFAULT 0,
-    root_hash      bytea,
-    updated_at     timestamptz NOT NULL DEFAULT now()
-);
-SELECT pg_catalog.pg_extension_config_dump('rekor_witness_state', '');
-
--- Witnesses a checkpoint: atomically (one row lock per log) verifies the note, checks the
--- consistency proof from the latest witnessed checkpoint of that log (`old_size`) to the new one,
--- and advances the log's witnessed checkpoint. Answers one status per outcome (see README):
--- ok | unknown_log | bad_signature | old_size_too_large | old_size_mismatch | fork | bad_proof.
--- tree_size is the witnessed size after the call (the current size for old_size_mismatch).
-CREATE FUNCTION rekor_witness_checkpoint(note text, old_size bigint, consistency_proof bytea[],
-                                         OUT status text, OUT tree_size bigint, OUT checkpoint_id bigint,
-                                         OUT detail text)
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    p @extschema@.rekor_checkpoint_note := @extschema@.rekor_parse_checkpoint(note);
-    l record;
-    v_log bytea;
-    st @extschema@.rekor_witness_state;
-    rec record;
-    proof_ok boolean;
-BEGIN
-    IF old_size IS NULL OR old_size < 0 THEN
-        RAISE EXCEPTION 'old_size must be a non-negative number' USING ERRCODE = 'invalid_parameter_value',
-            DETAIL = format('old_size = %s', old_size);
-    END IF;
-    consistency_proof := coalesce(consistency_proof, '{}');
-    IF NOT EXISTS (SELECT 1 FROM @extschema@.rekor_logs_for_origin(p.origin, now())) THEN
-        status := 'unknown_log';
-        detail := format('origin %L matches no trusted log', p.origin);
-        RETURN;
-    END IF;
-    FOR l IN SELECT * FROM @extschema@.rekor_logs_for_origin(p.origin, now()) LOOP
-        IF @extschema@.rekor_checkpoint_signed_by(note, l.public_key, l.signer_name) THEN
-            v_log := l.log_id;
-            EXIT;
-        END IF;
-    END LOOP;
-    IF v_log IS NULL THEN
-        status := 'bad_signature';
-        detail := format('no trusted key for origin %L verifies the note', p.origin);
-        RETURN;
-    END IF;
-    IF old_size > p.tree_size THEN
-        status := 'old_size_too_large';
-        detail := format('old size %s is greater than the checkpoint size %s', old_size, p.tree_size);
-        RETURN;
-    END IF;
-
-    -- One witness at a time per log: everything below runs under this row lock.
-    INSERT INTO @extschema@.rekor_witness_state (log_id) VALUES (v_log) ON CONFLICT DO NOTHING;
-    SELECT * INTO st FROM @extschema@.rekor_witness_state s WHERE s.log_id = v_log FOR UPDATE;
-
-    IF old_size <> st.tree_size THEN
-        status := 'old_size_mismatch';
-        tree_size := st.tree_size;
-        checkpoint_id := st.checkpoint_id;
-        detail := format('old size %s is not the witnessed size %s', old_size, st.tree_size);
-        RETURN;
-    END IF;
-    IF p.tree_size = st.tree_size AND st.checkpoint_id IS NOT NULL THEN
-        tree_size := st.tree_size;
-        IF p.root_hash = st.root_hash AND cardinality(consistency_proof) = 0 THEN
-            status := 'ok';
-            checkpoint_id := st.checkpoint_id;
-            detail := 'already witnessed';
-        ELSIF p.root_hash = st.root_hash THEN
-            status := 'bad_proof';
-            detail := 'the proof must be empty when the size does not change';
-        ELSE
-            INSERT INTO @extschema@.rekor_log_forks (log_id, tree_size, stored_checkpoint_id, stored_root_hash,
-                                                     conflicting_root_hash, conflicting_note)
-            VALUES (v_log, p.tree_size, st.checkpoint_id, st.root_hash, p.root_hash, note)
-            ON CONFLICT ON CONSTRAINT rekor_log_forks_log_id_tree_size_conflicting_root_hash_key DO NOTHING;
-            status := 'fork';
-            checkpoint_id := st.checkpoint_id;
-            detail := format('tree size %s: witnessed root %s, new root %s', p.tree_size,
-                             encode(st.root_hash, 'hex'), encode(p.root_hash, 'hex'));
-        END IF;
-        RETURN;
-    END IF;
-
-    IF st.checkpoint_id IS NULL THEN
-        -- First checkpoint of this log: trusted on first use; nothing to be consistent with.
-        proof_ok := cardinality(consistency_proof) = 0;
-        detail := 'first checkpoint witnessed for this log';
-    ELSE
-        BEGIN
-            proof_ok := @extschema@.rekor_checkpoints_consistent(st.tree_size, p.tree_size, st.root_hash, p.root_hash,
-                                                                  consistency_proof);
-        EXCEPTION WHEN invalid_parameter_value THEN
-            proof_ok := false;
-            detail := SQLERRM;
-        END;
-    END IF;
-    IF NOT proof_ok THEN
-        status := 'bad_proof';
-        tree_size := st.tree_size;
-        checkpoint_id := st.checkpoint_id;
-        detail := coalesce(detail || ': ', '') || format('no valid consistency proof from size %s to %s',
-                                                         st.tree_size, p.tree_size);
-        RETURN;
-    END IF;
-
-    SELECT * INTO rec FROM @extschema@.rekor_record_checkpoint(note);
-    IF rec.status = 'fork' THEN
-        status := 'fork';
-        tree_size := st.tree_size;
-        checkpoint_id := rec.checkpoint_id;
-        detail := 'another root for this tree size is stored in rekor_checkpoints';
-        RETURN;
-    END IF;
-    IF st.checkpoint_id IS NOT NULL THEN
-        INSERT INTO @extschema@.rekor_checkpoint_consistency (older_id, newer_id, proof)
-        VALUES (st.checkpoint_id, rec.checkpoint_id, consistency_proof)
-        ON CONFLICT DO NOTHING;
-    END IF;
-    UPDATE @extschema@.rekor_witness_state s
-    SET checkpoint_id = rec.checkpoint_id, tree_size = p.tree_size, root_hash = p.root_hash, updated_at = now()
-    WHERE s.log_id = v_log;
-    status := 'ok';
-    tree_size := p.tree_size;
-    checkpoint_id := rec.checkpoint_id;
-    detail := coalesce(detail, format('advanced from size %s to %s', st.tree_size, p.tree_size));
-END
-$$;
