@@ -45,6 +45,22 @@ var tlogExpectFail = map[string]string{
 	"bundle-with-root-cert_fail":           "also: v1 inclusion proof without checkpoint",
 	"bundle-invalid-base64-signature_fail": "also: body altered, the proof no longer leads to the root",
 	"incorrect-public-key_fail":            "also: body altered, the proof no longer leads to the root",
+	// cases whose bundle material rekor_meta verifies at ingest (0.4.0, issue 14): the RFC 3161
+	// timestamp (check 6), and the DSSE envelope and verifier it stores for export (check 5)
+	"dsse-invalid-sig_fail":                                     "check 5: the envelope's signature is not the one the body logs",
+	"dsse-mismatch-envelope_fail":                               "check 5: the envelope is not the one the body logs",
+	"dsse-mismatch-sig_fail":                                    "check 5: the envelope's signature is not the one the body logs",
+	"intoto-log-entry-mismatch_fail":                            "check 5: the envelope is not the one the body logs",
+	"rekor2-dsse-invalid-sig_fail":                              "check 6: the timestamp's imprint is not over the logged signature",
+	"rekor2-dsse-mismatch-envelope_fail":                        "check 5/6: the envelope or its timestamp is not the logged one",
+	"rekor2-dsse-mismatch-sig_fail":                             "check 5/6: the signature or its timestamp is not the logged one",
+	"rekor2-timestamp-outside-trust-root-tsa-validity_fail":     "check 6: genTime outside the TSA's validFor",
+	"rekor2-timestamp-outside-tsa-cert-validity_fail":           "check 6: genTime outside the TSA certificate's validity",
+	"rekor2-timestamp-payload-mismatch_fail":                    "check 6: imprint",
+	"rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail":    "check 6: untrusted TSA",
+	"rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail": "check 6: untrusted TSA",
+	"wrong-hashedrekord-cert-and-sig_fail":                      "check 5: the certificate is not the one the body records",
+	"wrong-hashedrekord-entry_fail":                             "check 5: the certificate is not the one the body records",
 }
 
 func cmdConformance(args []string) (int, error) {
