@@ -4,13 +4,17 @@
 #   bench/queue.sh [SECS]         SECS per figure (default 15; REKOR_BENCH_SECS)
 # Environment: REKOR_BENCH_CLIENTS ("1 4 8"), REKOR_BENCH_WORKLOADS ("deq1 deq100 enq100"),
 #   REKOR_BENCH_HOLD_SECS (60; 0 skips the held-xmin run), REKOR_BENCH_RATE (paced dequeues/s in it, 300),
-#   REKOR_BENCH_INSTALL=1 (reinstall the release build first). Own cluster: target/bench-queue-cluster, port 28970.
+#   REKOR_BENCH_SCALE (0; N > 1000 adds the scale phase: dequeue + ack at 1,000 vs N pending, REKOR_BENCH_SCALE_TXNS
+#   transactions per run, 800), REKOR_BENCH_INSTALL=1 (reinstall the release build first).
+#   Own cluster: target/bench-queue-cluster, port 28970.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SECS="${1:-${REKOR_BENCH_SECS:-15}}"
 CLIENTS="${REKOR_BENCH_CLIENTS:-1 4 8}"
 WORKLOADS="${REKOR_BENCH_WORKLOADS-deq1 deq100 enq100}"   # "" = none (the held-xmin run only)
 HOLD="${REKOR_BENCH_HOLD_SECS:-60}"
 RATE="${REKOR_BENCH_RATE:-300}"
+SCALE="${REKOR_BENCH_SCALE:-0}"        # pending items of the scale phase (0 skips it; e.g. 10000000)
+SCALE_TXNS="${REKOR_BENCH_SCALE_TXNS:-800}"
 CAP_DEQ1=6000 CAP_DEQ100=45000        # fill per second of figure: items/s no queue here reaches
 PGMQ_CRATE=0.33.7                     # crates.io `pgmq` crate, which embeds pgmq's SQL (pinned)
 DB=rekor_bench_queue
@@ -19,7 +23,7 @@ W="$ROOT/target/bench-queue"; rm -rf "$W"; mkdir -p "$W"; chmod 755 "$W"
 
 # pgmq's SQL as the crate ships it (src/install/embedded/), fetched by cargo into its cache.
 crate="$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/pgmq-$PGMQ_CRATE.crate 2>/dev/null | head -1 || true)"
-[ -n "$crate" ] || { (cd "$W" && cargo info "pgmq@=$PGMQ_CRATE" >/dev/null); crate="$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/pgmq-$PGMQ_CRATE.crate | head -1)"; }
+[ -n "$crate" ] || { (cd "$W" && cargo info "pgmq@$PGMQ_CRATE" >/dev/null); crate="$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/cache/*/pgmq-$PGMQ_CRATE.crate | head -1)"; }
 tar xzf "$crate" -C "$W" --strip-components=4 "pgmq-$PGMQ_CRATE/src/install/embedded/sql/pgmq.sql" "pgmq-$PGMQ_CRATE/src/install/embedded/pgmq.control"
 PGMQ_VERSION="$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$W/pgmq.control")"
 
@@ -83,7 +87,7 @@ awk '{ v[$1 " " $2 " " $3] = $4; if (!seen[$2 " " $3]++) key[++n] = $2 " " $3 }
                     a[1], a[2], r, g, p, (g ? r / g : 0), (p ? r / p : 0) } }' "$W/results"
 } 2>&1 | tee -a "$OUT"
 
-[ "$HOLD" -gt 0 ] || exit 0
+if [ "$HOLD" -gt 0 ]; then
 # Held-back xmin: each consumer one client paced at RATE dequeue+ack/s (-R), HOLD s as they are, then HOLD s each
 # while another session keeps a REPEATABLE READ snapshot and an xid open for the whole (3 x HOLD s) run.
 pctl() {  # pctl LOGPREFIX [FROM_S]: p50 p99 of statement time (pgbench's time minus schedule lag), ms
@@ -123,4 +127,31 @@ for kind in rekor plain pgmq; do
   echo "QUEUE_BENCH test=held_xmin queue=$kind unheld_p99_ms=$u99 held_p99_ms=$h99 dead_tuples=${D[$kind]}" >>"$W/held"
 done
 cat "$W/held"
+} 2>&1 | tee -a "$OUT"
+fi
+
+[ "$SCALE" -gt 0 ] || exit 0
+# Scale: single dequeue + ack (rekor only) with 1,000 pending items, then with SCALE pending, then 1,000 again.
+# The head of the queue is 1,000 staged envelopes either way (what the timed transactions dequeue); behind it
+# SCALE - 1,000 small pending items, inserted by one INSERT ... SELECT with user triggers off (their envelope
+# keys are left out: dequeue never reads rekor_submission_keys). Each run: pgbench -c 1 -t SCALE_TXNS with
+# synchronous_commit off, so that the figure is the dequeue's and ack's own work, not the disk's flush latency.
+scale_run() {  # scale_run NAME PENDING: fill, analyze, one timed run; prints "NAME PENDING tps latency_ms table_size"
+  sql "SELECT bench_reset(); SELECT bench_fill('rekor', 1000, false); SELECT bench_scale_fill($2 - 1000)" >/dev/null
+  sql "ANALYZE rekor_submission_queue" >/dev/null; sql CHECKPOINT >/dev/null
+  PGOPTIONS="$PGOPTIONS -c synchronous_commit=off" "$PGBIN/pgbench" -n -M prepared -c 1 -j 1 -t "$SCALE_TXNS" \
+    -f "$BENCH/queue/rekor_deq1.sql" "$DB" >"$W/scale_$1.txt" 2>&1
+  echo "$1 $2 $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$W/scale_$1.txt") $(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$W/scale_$1.txt")" \
+       "$(sql "SELECT pg_size_pretty(pg_total_relation_size('rekor_submission_queue'))" | tr -d ' ')"
+}
+{
+echo
+echo "Scale: rekor single dequeue + ack, one client, $SCALE_TXNS transactions per run (synchronous_commit off), at 1,000 and at $SCALE pending items"
+t0=$(date +%s)
+small1=$(scale_run small1 1000); large=$(scale_run large "$SCALE"); small2=$(scale_run small2 1000)
+printf '%s\n' "$small1" "$large" "$small2" | awk '{ printf "%-7s pending=%-10s tps=%8.1f latency_ms=%7.3f queue_table=%s\n", $1, $2, $3, $4, $5 }'
+echo "# scale phase took $(( $(date +%s) - t0 )) s"
+awk -v a="$small1" -v b="$large" -v c="$small2" -v n="$SCALE" 'BEGIN { split(a, x, " "); split(b, y, " "); split(c, z, " ");
+  s = (x[4] + z[4]) / 2; printf "QUEUE_BENCH test=scale pending_small=1000 pending_large=%s small_latency_ms=%.3f large_latency_ms=%.3f large_over_small=%.2f\n", n, s, y[4], (s ? y[4] / s : 0) }'
+sql "SELECT bench_reset()" >/dev/null
 } 2>&1 | tee -a "$OUT"

@@ -38,7 +38,7 @@ fn rekor_bundle_material(
 /// or X.509 certificate) and is a verifier the body records (same key), or, where the body records
 /// none, signs the stored DSSE envelope.
 #[pg_extern(immutable, parallel_safe)]
-fn rekor_entry_verifier_mismatch(body: Option<&[u8]>, verifier: Option<&[u8]>, envelope: Option<Jsonb>) -> Option<String> {
+pub(crate) fn rekor_entry_verifier_mismatch(body: Option<&[u8]>, verifier: Option<&[u8]>, envelope: Option<Jsonb>) -> Option<String> {
     let (body, verifier) = (body?, verifier?);
     let v = match parse_verifier(verifier) {
         Ok(v) => v,

@@ -200,7 +200,7 @@ fn rekor_checkpoint_check(
 
 /// Whether `cp` (parsed from `note`) is signed by `public_key` as `signer_name`, memoised: a pure
 /// function of its inputs, so a bulk load sharing one checkpoint verifies it once per backend.
-fn checkpoint_verified(note: &str, public_key: &[u8], signer_name: &str, cp: &Checkpoint) -> bool {
+pub(crate) fn checkpoint_verified(note: &str, public_key: &[u8], signer_name: &str, cp: &Checkpoint) -> bool {
     let mut h = Sha256::new();
     h.update((note.len() as u64).to_be_bytes());
     h.update(note.as_bytes());
@@ -259,7 +259,7 @@ fn rekor_entry_evidence_check(
     // must be the proof's index (0.3.0's rekor_entry_evidence authenticates it through the shard map).
     let args = EvidenceArgs {
         body, entry_uuid: entry_uuid.as_ref().map(|t| t.0), leaf_hash, proof_log_index, tree_size, root_hash,
-        proof_hashes, checkpoint: checkpoint.as_ref().map(|t| t.0), signed_entry_timestamp, integrated_time, log_id,
+        proof_hashes: proof_hashes.as_ref().map(|p| p.0.iter().collect()), checkpoint: checkpoint.as_ref().map(|t| t.0), signed_entry_timestamp, integrated_time, log_id,
         log_index, public_key, signer_name: signer_name.as_ref().map(|t| t.0), origin: origin.as_ref().map(|t| t.0),
         origin_is_prefix,
     };
@@ -316,7 +316,7 @@ fn rekor_entry_evidence(
     }
     let args = EvidenceArgs {
         body, entry_uuid: entry_uuid.as_ref().map(|t| t.0), leaf_hash, proof_log_index, tree_size, root_hash,
-        proof_hashes, checkpoint: checkpoint.as_ref().map(|t| t.0), signed_entry_timestamp, integrated_time, log_id,
+        proof_hashes: proof_hashes.as_ref().map(|p| p.0.iter().collect()), checkpoint: checkpoint.as_ref().map(|t| t.0), signed_entry_timestamp, integrated_time, log_id,
         log_index, public_key, signer_name: signer_name.as_ref().map(|t| t.0), origin: origin.as_ref().map(|t| t.0),
         origin_is_prefix,
     };
@@ -328,39 +328,39 @@ fn rekor_entry_evidence(
     }
 }
 
-struct EvidenceArgs<'a, 'p> {
-    body: Option<&'a [u8]>,
-    entry_uuid: Option<&'a str>,
-    leaf_hash: Option<&'a [u8]>,
-    proof_log_index: Option<i64>,
-    tree_size: Option<i64>,
-    root_hash: Option<&'a [u8]>,
-    proof_hashes: Option<ByteaArray<'p>>,
-    checkpoint: Option<&'a str>,
-    signed_entry_timestamp: Option<&'a [u8]>,
-    integrated_time: Option<i64>,
-    log_id: Option<&'a [u8]>,
-    log_index: Option<i64>,
-    public_key: Option<&'a [u8]>,
-    signer_name: Option<&'a str>,
-    origin: Option<&'a str>,
-    origin_is_prefix: Option<bool>,
+pub(crate) struct EvidenceArgs<'a> {
+    pub(crate) body: Option<&'a [u8]>,
+    pub(crate) entry_uuid: Option<&'a str>,
+    pub(crate) leaf_hash: Option<&'a [u8]>,
+    pub(crate) proof_log_index: Option<i64>,
+    pub(crate) tree_size: Option<i64>,
+    pub(crate) root_hash: Option<&'a [u8]>,
+    pub(crate) proof_hashes: Option<Vec<Option<&'a [u8]>>>,
+    pub(crate) checkpoint: Option<&'a str>,
+    pub(crate) signed_entry_timestamp: Option<&'a [u8]>,
+    pub(crate) integrated_time: Option<i64>,
+    pub(crate) log_id: Option<&'a [u8]>,
+    pub(crate) log_index: Option<i64>,
+    pub(crate) public_key: Option<&'a [u8]>,
+    pub(crate) signer_name: Option<&'a str>,
+    pub(crate) origin: Option<&'a str>,
+    pub(crate) origin_is_prefix: Option<bool>,
 }
 
-struct EvidenceOk {
-    leaf_hash: Vec<u8>,
-    tree_id: Option<i64>,
-    checkpoint_origin: String,
-    log_index_authenticated: bool,
+pub(crate) struct EvidenceOk {
+    pub(crate) leaf_hash: Vec<u8>,
+    pub(crate) tree_id: Option<i64>,
+    pub(crate) checkpoint_origin: String,
+    pub(crate) log_index_authenticated: bool,
 }
 
 /// The shared body of both evidence functions. `shards` None: 0.2.0's index rule.
-fn evidence(a: EvidenceArgs<'_, '_>, shards: Option<&[(u64, u64)]>) -> Result<EvidenceOk, (i32, String, String)> {
+pub(crate) fn evidence(a: EvidenceArgs<'_>, shards: Option<&[(u64, u64)]>) -> Result<EvidenceOk, (i32, String, String)> {
     let failed = |check: i32, message: &str, detail: String| Err((check, message.to_string(), detail));
     let entry_uuid = a.entry_uuid;
     let signed_entry_timestamp = a.signed_entry_timestamp;
     let (Some(body), Some(pidx), Some(size), Some(root), Some(proof), Some(note), Some(log_id), Some(gidx), Some(pk), Some(signer), Some(origin)) =
-        (a.body, a.proof_log_index, a.tree_size, a.root_hash, a.proof_hashes.map(|p| p.0), a.checkpoint, a.log_id, a.log_index, a.public_key, a.signer_name, a.origin)
+        (a.body, a.proof_log_index, a.tree_size, a.root_hash, a.proof_hashes, a.checkpoint, a.log_id, a.log_index, a.public_key, a.signer_name, a.origin)
     else {
         return failed(0, "entry is missing its evidence", "body, proof_log_index, tree_size, root_hash, proof_hashes, checkpoint, log_id, log_index and the log key are required".into());
     };
@@ -481,7 +481,7 @@ fn rekor_body_info(
 }
 
 /// The index key of a digest: "<algorithm>:" followed by the digest bytes.
-fn digest_key(algorithm: &str, value: &[u8]) -> Vec<u8> {
+pub(crate) fn digest_key(algorithm: &str, value: &[u8]) -> Vec<u8> {
     let mut k = algorithm.to_ascii_lowercase().into_bytes();
     k.push(b':');
     k.extend_from_slice(value);

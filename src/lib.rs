@@ -13,6 +13,7 @@ mod entry;
 mod queue;
 mod timestamp;
 mod bundle;
+mod trigger;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;
@@ -73,7 +74,8 @@ pgrx::extension_sql_file!(
         bundle::rekor_bundle_material,
         bundle::rekor_entry_verifier_mismatch,
         bundle::rekor_bundle_export,
-        queue::rekor_entry_envelope_mismatch
+        queue::rekor_entry_envelope_mismatch,
+        trigger::rekor_entries_verify
     ]
 );
 pgrx::extension_sql_file!(

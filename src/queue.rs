@@ -35,7 +35,7 @@ fn rekor_dsse_info(
 /// hashedrekord — the artifact digest is SHA-256 of the envelope's PAE and the signature is one of
 /// the envelope's (the form Rekor v2 accepts).
 #[pg_extern(immutable, parallel_safe, strict)]
-fn rekor_entry_envelope_mismatch(body: &[u8], envelope: Jsonb) -> Option<String> {
+pub(crate) fn rekor_entry_envelope_mismatch(body: &[u8], envelope: Jsonb) -> Option<String> {
     let env = match dsse::parse_envelope(&envelope.0) {
         Ok(e) => e,
         Err(e) => return Some(format!("the queued envelope does not parse: {e}")),

@@ -100,27 +100,44 @@ fn rekor_timestamp_check(
     'static,
     (name!(tsa_id, Option<i64>), name!(gen_time_us, Option<i64>), name!(check, Option<String>), name!(error, Option<String>)),
 > {
-    let failed = |check: &str, error: String| TableIterator::once((None, None, Some(check.to_string()), Some(error)));
+    let stored = stored_authorities(&authorities.0);
+    let verdict = check_token(token, body, stored.as_ref().map(|(ids, tsas)| (ids.as_slice(), tsas.as_slice())).map_err(|e| e.as_str()));
+    match verdict {
+        Ok((tsa_id, gen_us)) => TableIterator::once((tsa_id, Some(gen_us), None, None)),
+        Err((check, error)) => TableIterator::once((None, None, Some(check.to_string()), Some(error))),
+    }
+}
+
+/// The authorities rekor_timestamp_authorities_json() lists, parsed once (the entries trigger
+/// keeps them for a statement): their tsa_ids and the authorities, or why they do not parse.
+pub(crate) fn parse_stored_authorities(v: &Value) -> Result<(Vec<i64>, Vec<TimestampAuthority>), String> {
+    stored_authorities(v)
+}
+
+/// Check 6 of an entry against parsed authorities: the authority's tsa_id and the genTime
+/// (microseconds since 1970), or the failed check's name and message.
+pub(crate) fn check_token(
+    token: &[u8],
+    body: &[u8],
+    authorities: Result<(&[i64], &[TimestampAuthority]), &str>,
+) -> Result<(Option<i64>, i64), (&'static str, String)> {
     let parsed = match parse_body(body) {
         Ok(p) => p,
-        Err(e) => return failed("body", format!("the body does not parse, so no signature to timestamp: {e}")),
+        Err(e) => return Err(("body", format!("the body does not parse, so no signature to timestamp: {e}"))),
     };
     let mut sigs: Vec<&[u8]> = parsed.signatures.iter().map(|s| s.signature.as_slice()).collect();
     if let Some(s) = parsed.signature.as_deref() {
         sigs.push(s);
     }
     if sigs.is_empty() {
-        return failed("imprint", format!("the {} body records no signature for the token to timestamp", snippet(&parsed.kind)));
+        return Err(("imprint", format!("the {} body records no signature for the token to timestamp", snippet(&parsed.kind))));
     }
-    let (ids, tsas) = match stored_authorities(&authorities.0) {
-        Ok(v) => v,
-        Err(e) => return failed("trusted root", e),
-    };
+    let (ids, tsas) = authorities.map_err(|e| ("trusted root", e.to_string()))?;
     if tsas.is_empty() {
-        return failed("chain", "no timestamp authority is trusted (rekor_timestamp_authorities is empty; rekor_import_trusted_root fills it)".into());
+        return Err(("chain", "no timestamp authority is trusted (rekor_timestamp_authorities is empty; rekor_import_trusted_root fills it)".into()));
     }
-    match verify_for_signatures(token, &sigs, &tsas) {
-        Ok(v) => TableIterator::once((ids.get(v.authority).copied(), Some(micros(v.gen_time)), None, None)),
-        Err(e) => failed(e.check(), e.to_string()),
+    match verify_for_signatures(token, &sigs, tsas) {
+        Ok(v) => Ok((ids.get(v.authority).copied(), micros(v.gen_time))),
+        Err(e) => Err((e.check(), e.to_string())),
     }
 }

@@ -68,3 +68,16 @@ SELECT CASE kind WHEN 'rekor' THEN (SELECT count(*) FROM rekor_submission_queue 
                  WHEN 'plain' THEN (SELECT count(*) FROM bench_plain_queue WHERE state = 'pending')
                  ELSE (SELECT count(*) FROM pgmq.q_bench) END
 $$;
+
+-- n more pending items for the scale phase, as cheaply as SQL can: one INSERT ... SELECT of a small valid
+-- envelope (a distinct envelope_sha256 each), user triggers off for this transaction (so no envelope keys and
+-- no NOTIFY: dequeue reads neither). Scratch database, superuser.
+CREATE FUNCTION bench_scale_fill(n bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    SET LOCAL session_replication_role = replica;
+    INSERT INTO rekor_submission_queue (envelope, payload_type, payload_sha256, envelope_sha256, pae_sha256)
+    SELECT '{"payload": "", "payloadType": "text/plain", "signatures": [{"sig": "AA=="}]}'::jsonb, 'text/plain',
+           sha256(''::bytea), sha256(convert_to('rekor_meta queue bench filler:', 'UTF8') || int8send(g)),
+           sha256(convert_to('DSSEv1 10 text/plain 0 ', 'UTF8'))
+    FROM generate_series(1, n) g;
+END $$;

@@ -498,9 +498,12 @@ const B64_URL_SAFE_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
 /// CR and LF are skipped, as Go's and Python's decoders do: PostgreSQL's `encode(x, 'base64')`
 /// wraps lines at 76 characters. No other non-alphabet byte is accepted.
 pub(crate) fn decode_base64_any(s: &str) -> Result<Vec<u8>, String> {
-    let url_safe = s.bytes().any(|b| b == b'-' || b == b'_');
+    // One branch-free scan for both (it vectorizes): the alphabet (URL-safe letters) and line breaks.
+    let (url_safe, breaks) = s.bytes().fold((false, false), |(u, r), b| {
+        (u | (b == b'-') | (b == b'_'), r | (b == b'\r') | (b == b'\n'))
+    });
     let engine = if url_safe { &B64_URL_SAFE_ANY_PAD } else { &B64_STANDARD_ANY_PAD };
-    if s.bytes().any(|b| b == b'\r' || b == b'\n') {
+    if breaks {
         let compact: Vec<u8> = s.bytes().filter(|&b| b != b'\r' && b != b'\n').collect();
         return engine.decode(compact).map_err(|e| e.to_string());
     }

@@ -231,7 +231,7 @@ pub fn authenticate_log_index(
     let expected = match (tree_id, start) {
         (None, _) => Some(proof_log_index),
         // An index past 2^64 matches no real entry: u64::MAX never equals a stored (i64) index.
-        (Some(_), Some(s)) => Some(s.checked_add(proof_log_index).unwrap_or(u64::MAX)),
+        (Some(_), Some(s)) => Some(s.saturating_add(proof_log_index)),
         (Some(_), None) => None,
     };
     match expected {

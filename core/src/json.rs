@@ -75,21 +75,24 @@ pub fn check_json_limits(text: &[u8]) -> Result<(), JsonTextError> {
     // Each array or object, each comma, plus the first value: the number of values (one more for
     // each empty array or object).
     let mut values = 1usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in text {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0usize;
+    while let Some(&b) = text.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            // A string's bytes count for nothing: jump to its closing quote (memchr: most of a Rekor
+            // body is base64 inside strings), stepping over each escaped byte.
+            b'"' => loop {
+                let rest = text.get(i..).unwrap_or(&[]);
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    None => i = text.len(),
+                    Some(at) if rest.get(at) == Some(&b'\\') => {
+                        i = (i + at + 2).min(text.len());
+                        continue;
+                    }
+                    Some(at) => i += at + 1,
+                }
+                break;
+            },
             b'[' | b'{' => {
                 depth += 1;
                 if depth > MAX_JSON_DEPTH {
@@ -432,5 +435,69 @@ mod tests {
         let mut b = ValueBuilder::new();
         b.begin_array(true).unwrap();
         assert!(b.end().is_err());
+    }
+
+    /// The byte-at-a-time scan check_json_limits replaced (memchr over string contents): the oracle.
+    fn limits_bytewise(text: &[u8]) -> Result<(), JsonTextError> {
+        if text.len() > MAX_JSON_BYTES {
+            return Err(JsonTextError::TooLarge { got: text.len(), limit: MAX_JSON_BYTES });
+        }
+        let (mut depth, mut values, mut in_string, mut escaped) = (0usize, 1usize, false, false);
+        for &b in text {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_JSON_DEPTH {
+                        return Err(JsonTextError::TooDeep { limit: MAX_JSON_DEPTH });
+                    }
+                    values += 1;
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b',' => values += 1,
+                _ => continue,
+            }
+            if values > MAX_JSON_VALUES {
+                return Err(JsonTextError::TooManyValues { limit: MAX_JSON_VALUES });
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_limits_scan_judges_every_text_as_the_bytewise_scan_does() {
+        // Texts built from the bytes the scan cares about (quotes, escapes, brackets, commas) and
+        // filler, at depths and counts around the limits: deterministic PRNG, many shapes.
+        let alphabet: &[&[u8]] = &[b"\"", b"\\", b"[", b"]", b"{", b"}", b",", b"a", b"\\\"", b"\\\\", b"\"\"", b"[[[[", b",,,,"];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for case in 0..20_000 {
+            let len = (next() % 64) as usize;
+            let mut t = Vec::new();
+            for _ in 0..len {
+                t.extend_from_slice(alphabet[(next() % alphabet.len() as u64) as usize]);
+            }
+            assert_eq!(check_json_limits(&t), limits_bytewise(&t), "case {case}: {:?}", String::from_utf8_lossy(&t));
+        }
+        for t in [nested(MAX_JSON_DEPTH), nested(MAX_JSON_DEPTH + 1), format!("\"{}\"{}", "[".repeat(200), "]"),
+                  format!("[{}]", ",".repeat(MAX_JSON_VALUES)), format!("[{}]", ",".repeat(MAX_JSON_VALUES - 2)),
+                  "\"unterminated [[[".into(), "\"ends in an escape \\".into()] {
+            assert_eq!(check_json_limits(t.as_bytes()), limits_bytewise(t.as_bytes()), "{}", &t[..t.len().min(60)]);
+        }
     }
 }

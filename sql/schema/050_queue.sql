@@ -19,6 +19,9 @@
 
 -- One envelope gives one row: tell the planner, so batch enqueue plans a plain nested loop.
 ALTER FUNCTION rekor_dsse_info(jsonb) ROWS 1;
+-- One row too: with the default estimate (1000) the plan of rekor_enqueue_batch, made again at
+-- every call, costs more than jit_above_cost, and every call paid for JIT compilation (8 ms).
+ALTER FUNCTION rekor_array_shape(anyarray, bigint) ROWS 1;
 
 CREATE TABLE rekor_submission_queue (
     queue_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -83,9 +86,16 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        -- rekor_enqueue_batch claimed every key of its items in the same statement (it sets this
+        -- for that statement only): nothing to add.
+        IF current_setting('rekor_meta.enqueue_claimed_keys', true) = 'on' THEN
+            RETURN NULL;
+        END IF;
+        -- No join with the keys: ON CONFLICT finds an item's existing key (rekor_enqueue wrote it a
+        -- moment ago, so its index pages are in memory) by an index probe whatever the statistics,
+        -- where a cached anti-join plan made while the table was small scans every key, every call.
         INSERT INTO @extschema@.rekor_submission_keys (envelope_sha256, log_key, queue_id)
         SELECT n.envelope_sha256, coalesce(n.log_id, '\x'::bytea), n.queue_id FROM new_items n
-        WHERE NOT EXISTS (SELECT 1 FROM @extschema@.rekor_submission_keys k WHERE k.queue_id = n.queue_id)
         ON CONFLICT DO NOTHING;
     ELSIF TG_OP = 'DELETE' THEN
         DELETE FROM @extschema@.rekor_submission_keys k WHERE k.queue_id IN (SELECT o.queue_id FROM old_items o);
@@ -243,6 +253,9 @@ DECLARE
     ids bigint[];
     shas bytea[];
 BEGIN
+    -- Tells the keys trigger that this statement's items have their keys (claimed below) already;
+    -- transaction-local and cleared right after the statement (an error rolls it back too).
+    PERFORM set_config('rekor_meta.enqueue_claimed_keys', 'on', true);
     WITH input AS (
         SELECT u.o, u.e, d.* FROM unnest(envelopes) WITH ORDINALITY AS u(e, o),
              LATERAL @extschema@.rekor_dsse_info(u.e) AS d
@@ -266,16 +279,15 @@ BEGIN
         ORDER BY c.queue_id
         RETURNING 1
     )
-    SELECT array_agg(coalesce(c.queue_id, x.queue_id) ORDER BY i.o), array_agg(i.envelope_sha256 ORDER BY i.o)
+    SELECT array_agg(c.queue_id ORDER BY i.o), array_agg(i.envelope_sha256 ORDER BY i.o)
     INTO ids, shas
     FROM input i
-    LEFT JOIN claimed c ON c.envelope_sha256 = i.envelope_sha256
-    LEFT JOIN LATERAL (SELECT k.queue_id FROM @extschema@.rekor_submission_keys k
-                       WHERE c.queue_id IS NULL AND k.envelope_sha256 = i.envelope_sha256
-                         AND k.log_key = coalesce($2, '\x'::bytea)) x ON true;
-    -- A key a concurrent transaction inserted and committed while this statement waited on it is
-    -- neither claimed here nor visible to that statement's snapshot: look it up again, with a new
-    -- snapshot.
+    LEFT JOIN claimed c ON c.envelope_sha256 = i.envelope_sha256;
+    PERFORM set_config('rekor_meta.enqueue_claimed_keys', '', true);
+    -- An envelope not claimed here is already queued: its key was there before this statement, or
+    -- a concurrent transaction inserted and committed it while this statement waited on it (which
+    -- that statement's snapshot cannot see). Either way it is looked up with a new snapshot, by its
+    -- primary key (a join with the keys here was planned, and cached, as a scan of every key).
     RETURN QUERY
     SELECT coalesce(u.id, @extschema@.rekor_submission_key_now(u.sha, coalesce($2, '\x'::bytea)))
     FROM unnest(ids, shas) WITH ORDINALITY AS u(id, sha, o)

@@ -226,3 +226,33 @@ fn malformed_envelopes_are_rejected_naming_the_field() {
     assert_path(&e, "signatures", "101 signatures, more than the limit of 100");
     assert!(envelope_hash_candidates(&json!({"payloadType": "t"})).is_err());
 }
+
+#[test]
+fn the_envelope_digest_fast_path_equals_the_general_rfc8785_digest() {
+    let cases = [
+        json!({"payload": RS_PAYLOAD, "payloadType": IN_TOTO, "signatures": [{"sig": RS_SIG}]}),
+        json!({"payloadType": "a\"b\\c\u{8}\u{c}\n\r\t\u{1}\u{1f}\u{7f}é€😀", "payload": "", "signatures": [{"keyid": "", "sig": "AA=="}, {"sig": "AQ==", "keyid": "k\u{0}"}]}),
+        // Member names sorted by UTF-16 code units, not by bytes: U+E000 sorts after U+1F600 here.
+        json!({"\u{e000}": "x", "\u{1f600}": "y", "b": "", "a": "", "signatures": []}),
+        json!({"payloadType": "t", "payload": "p", "signatures": [], "extra": "z"}),
+        json!({}),
+        // Shapes only the general canonicaliser takes (numbers, nesting, null, bool): same digest.
+        json!({"payloadType": "t", "payload": "p", "signatures": [{"sig": "AA==", "n": 1.5e300}]}),
+        json!({"payloadType": "t", "payload": "p", "signatures": [{"sig": "AA==", "x": {"y": [1, null, true]}}]}),
+        json!({"payloadType": "t", "payload": "p", "signatures": ["AA=="]}),
+        json!({"payloadType": 7, "payload": null}),
+        json!(["not", "an", "object"]),
+    ];
+    for v in &cases {
+        assert_eq!(envelope_sha256(v), crate::entry::canonical_json_sha256(v), "{v}");
+    }
+}
+
+#[test]
+fn payload_base64_decodes_the_same_on_the_fast_and_the_general_path() {
+    for s in ["", "AA==", "AA", "AQID", "-_-_", "AQ\nID", "AQ\r\nID", "A", "****", "AQI=", "AQJ="] {
+        let general = decode_base64_any(s).ok();
+        let fast = b64(s, "payload").ok();
+        assert_eq!(fast, general, "{s:?}");
+    }
+}

@@ -243,7 +243,7 @@ fn one(ids: Vec<i64>, case: &str) -> i64 {
     ids[0]
 }
 
-fn count(c: &mut Client, q: &str) -> i64 {
+fn count(c: &mut impl postgres::GenericClient, q: &str) -> i64 {
     c.query_one(q, &[]).unwrap().get(0)
 }
 
@@ -833,7 +833,7 @@ impl TestLog {
 
 /// INSERT of one row with the evidence columns only (kind, api_version, leaf_hash, digest_keys and
 /// checkpoint_id are the trigger's to fill).
-fn insert_row(c: &mut Client, e: &Ent) -> Result<i64, postgres::Error> {
+fn insert_row(c: &mut impl postgres::GenericClient, e: &Ent) -> Result<i64, postgres::Error> {
     let p = e.proof();
     c.query_one(
         "INSERT INTO rekor_entries (log_id, log_index, proof_log_index, integrated_time, body, tree_size, root_hash,
@@ -1728,4 +1728,77 @@ fn bulk_reverification_runs_in_parallel_workers_and_still_catches_a_row_tampered
         assert_eq!((&got.0, &got.1), (&want.0, &want.1), "rekor_verify_all, {label}");
         assert!(got.2.starts_with(want.2.split("; entry time").next().unwrap()), "{label}: {got:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trigger's lookups (src/trigger.rs) are made once per statement: what an earlier statement
+// of the same transaction changed, and what a rolled-back savepoint undid, is never served stale.
+
+#[test]
+fn the_trigger_sees_a_log_window_changed_by_an_earlier_statement_of_its_transaction() {
+    let mut c = fresh_db("ent_stmt_window");
+    let log = TestLog::standard();
+    log.trust(&mut c);
+    let mut t = c.transaction().unwrap();
+    insert_row(&mut t, &log.ent(0, 8)).expect("the log is valid now");
+    t.execute("UPDATE rekor_logs SET valid_until = now() - interval '1 day' WHERE log_id = $1", &[&log.signer.log_id().to_vec()])
+        .unwrap();
+    let (code, msg, detail) = db_error(insert_row(&mut t, &log.ent(1, 8)));
+    assert_eq!(code, "23514", "{msg}");
+    assert!(msg.starts_with("log key is not valid at the entry's time"), "{msg} ({detail})");
+    assert!(detail.ends_with("(now: no SET signs an integrated time)"), "{detail}");
+}
+
+#[test]
+fn a_checkpoint_stored_in_a_rolled_back_savepoint_is_stored_again_by_the_next_row() {
+    let mut c = fresh_db("ent_stmt_savepoint");
+    let log = TestLog::standard();
+    log.trust(&mut c);
+    let mut t = c.transaction().unwrap();
+    {
+        let mut s = t.savepoint("first").unwrap();
+        insert_row(&mut s, &log.ent(0, 8)).expect("stores the size-8 checkpoint");
+        s.rollback().unwrap();
+    }
+    assert_eq!(count(&mut t, "SELECT count(*) FROM rekor_checkpoints"), 0, "the savepoint took its checkpoint with it");
+    let id = insert_row(&mut t, &log.ent(1, 8)).expect("the next row stores the checkpoint again");
+    t.commit().unwrap();
+    let (cps, linked): (i64, i64) = {
+        let r = c
+            .query_one(
+                "SELECT (SELECT count(*) FROM rekor_checkpoints),
+                        (SELECT count(*) FROM rekor_entries e JOIN rekor_checkpoints k USING (checkpoint_id) WHERE e.entry_id = $1)",
+                &[&id],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((cps, linked), (1, 1), "one checkpoint, and the entry links to it");
+    assert_verifies(&mut c, id, "entry stored after the rolled-back savepoint");
+}
+
+#[test]
+fn one_copy_verifies_rows_of_two_logs_and_checkpoints_each_against_its_own() {
+    let mut c = fresh_db("ent_stmt_two_logs");
+    let a = TestLog::standard();
+    let b = TestLog::new("other.test.log", [0x42; 32], (0..4).map(|i| hashedrekord_body(&format!("b{i}"))).collect());
+    a.trust(&mut c);
+    b.trust(&mut c);
+    let rows = [a.ent(0, 8), b.ent(0, 4), a.ent(1, 4), b.ent(1, 3), a.ent(2, 8)];
+    // A row whose proof is another log's fails the whole statement, wherever it comes in it.
+    let mut crossed = b.ent(2, 4);
+    crossed.log_id = a.signer.log_id().to_vec();
+    let with_bad: Vec<&Ent> = rows.iter().chain(std::iter::once(&crossed)).collect();
+    assert_check(copy_rows(&mut c, &with_bad), &[1, 2, 3], "another log's entry under this log's id");
+    assert_eq!(entries(&mut c), 0);
+    let all: Vec<&Ent> = rows.iter().collect();
+    assert_eq!(copy_rows(&mut c, &all).unwrap(), rows.len() as u64);
+    let linked = count(
+        &mut c,
+        "SELECT count(*) FROM rekor_entries e JOIN rekor_checkpoints k USING (checkpoint_id)
+         WHERE k.log_id = e.log_id AND k.tree_size = e.tree_size AND k.root_hash = e.root_hash",
+    );
+    assert_eq!(linked, rows.len() as i64, "every row links to its own log's checkpoint of its own size");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_checkpoints"), 4, "a/8, a/4, b/4, b/3");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_verify_all() n WHERE n = 5"), 1);
 }

@@ -1411,3 +1411,140 @@ fn the_envelope_key_table_holds_one_row_per_item_and_cannot_be_changed() {
     assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_submission_keys"), 0);
     done(c);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Visibility (0.5.0): one index, one scan; the lease and backoff rules through it
+// ---------------------------------------------------------------------------------------------
+
+/// Items in every state at once: (pending due, pending backing off, live lease, expired lease with
+/// attempts left, expired lease on its last attempt, dead). Returns their queue_ids in that order.
+fn every_state(c: &mut Client, log: &TestLog) -> [i64; 6] {
+    let mut ids = [0i64; 6];
+    for (i, id) in ids.iter_mut().enumerate() {
+        let max_attempts = if i == 4 { 1 } else { 5 };
+        *id = c
+            .query_one("SELECT rekor_enqueue($1::text::jsonb, NULL, $2)", &[&log.envelope_json(i), &max_attempts])
+            .unwrap()
+            .get(0);
+    }
+    let [due, backoff, live, expired, last, dead] = ids;
+    for (id, lease) in [(backoff, "1 minute"), (live, "1 hour"), (expired, "1 minute"), (last, "1 minute"), (dead, "1 minute")] {
+        c.execute("UPDATE rekor_submission_queue SET next_attempt_at = now() + interval '1 day' WHERE queue_id <> $1", &[&id])
+            .unwrap();
+        c.execute("UPDATE rekor_submission_queue SET next_attempt_at = now() - interval '1 second' WHERE queue_id = $1", &[&id])
+            .unwrap();
+        assert_eq!(dequeue(c, "w", 1, lease), vec![id]);
+    }
+    c.execute("UPDATE rekor_submission_queue SET next_attempt_at = now() - interval '1 second' WHERE queue_id = $1", &[&due])
+        .unwrap();
+    assert_eq!(mark_failed(c, backoff, "w", "503", true).unwrap(), "pending");
+    assert_eq!(mark_failed(c, dead, "w", "400", false).unwrap(), "dead");
+    // The backoff (2 s) made longer, so the item is still backing off when the test looks.
+    c.execute("UPDATE rekor_submission_queue SET next_attempt_at = now() + interval '1 hour' WHERE queue_id = $1", &[&backoff])
+        .unwrap();
+    // Both expired leases ran out a second ago (the owner moves them; a worker cannot).
+    c.execute(
+        "UPDATE rekor_submission_queue SET lease_expires_at = now() - interval '1 second' WHERE queue_id = ANY($1)",
+        &[&vec![expired, last]],
+    )
+    .unwrap();
+    ids
+}
+
+#[test]
+fn one_dequeue_leases_due_and_expired_items_in_queue_order_and_kills_an_exhausted_lease_without_returning_it() {
+    let _g = shared();
+    let (mut c, log, _) = setup("q_visible", "visible", 6);
+    let [due, backoff, live, expired, last, dead] = every_state(&mut c, &log);
+    let before: Vec<String> = [backoff, live, dead].iter().map(|&id| row(&mut c, id)).collect();
+    // One call, a batch larger than what is visible: the due item and the expired lease, in queue_id
+    // order; the exhausted lease turned dead by the same statement and is not among the rows.
+    let rows = c
+        .query("SELECT queue_id, state, lease_owner, attempts FROM rekor_dequeue('w2', 10, '1 minute')", &[])
+        .unwrap();
+    let got: Vec<(i64, String, Option<String>, i32)> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect();
+    assert_eq!(
+        got,
+        vec![(due, "leased".into(), Some("w2".into()), 1), (expired, "leased".into(), Some("w2".into()), 2)]
+    );
+    let r = c
+        .query_one(
+            "SELECT state, lease_owner, lease_expires_at, attempts, last_error FROM rekor_submission_queue WHERE queue_id = $1",
+            &[&last],
+        )
+        .unwrap();
+    assert_eq!(r.get::<_, String>(0), "dead");
+    assert_eq!(r.get::<_, Option<String>>(1), None);
+    assert!(r.get::<_, Option<std::time::SystemTime>>(2).is_none());
+    assert_eq!(r.get::<_, i32>(3), 1, "dying is not an attempt");
+    assert!(r.get::<_, Option<String>>(4).unwrap().contains("lease expired on the last attempt"));
+    // The backing-off item, the live lease and the dead item are untouched.
+    let after: Vec<String> = [backoff, live, dead].iter().map(|&id| row(&mut c, id)).collect();
+    assert_eq!(before, after);
+    assert!(dequeue(&mut c, "w3", 10, "1 minute").is_empty());
+    // The former owner of the expired lease has lost it.
+    assert_eq!(sqlstate(mark_failed(&mut c, expired, "w", "late", true)), "55000");
+    done(c);
+}
+
+#[test]
+fn visibility_follows_the_columns_a_live_lease_is_never_visible_through_next_attempt_at() {
+    let _g = shared();
+    let (mut c, log, _) = setup("q_visible_cols", "visiblecols", 6);
+    let [due, backoff, live, _, _, dead] = every_state(&mut c, &log);
+    assert_eq!(dequeue(&mut c, "w2", 1, "1 minute"), vec![due]);
+    // A live lease whose next_attempt_at lies in the past stays invisible: a leased item is visible
+    // when its lease expires, whatever its next_attempt_at says; a dead item never is.
+    c.execute(
+        "UPDATE rekor_submission_queue SET next_attempt_at = now() - interval '1 hour' WHERE queue_id = ANY($1)",
+        &[&vec![live, dead]],
+    )
+    .unwrap();
+    assert!(!dequeue(&mut c, "w3", 10, "1 minute").contains(&live));
+    // An owner's UPDATE of next_attempt_at makes a backing-off item due at once: there is no stored
+    // copy of the visibility time to fall out of step.
+    c.execute("UPDATE rekor_submission_queue SET next_attempt_at = now() - interval '1 second' WHERE queue_id = $1", &[&backoff])
+        .unwrap();
+    assert_eq!(dequeue(&mut c, "w3", 10, "1 minute"), vec![backoff]);
+    // ... and moving a live lease's expiry into the past makes it visible (to be leased again).
+    c.execute("UPDATE rekor_submission_queue SET lease_expires_at = now() - interval '1 second' WHERE queue_id = $1", &[&live])
+        .unwrap();
+    assert_eq!(dequeue(&mut c, "w4", 10, "1 minute"), vec![live]);
+    assert_eq!(state(&mut c, live), ("leased".to_string(), 2, Some("w4".to_string())));
+    assert_eq!(state(&mut c, dead).0, "dead");
+    done(c);
+}
+
+#[test]
+fn items_of_every_state_queued_under_0_4_0_are_dequeued_as_before_after_the_upgrade() {
+    let _g = shared();
+    let (mut c, _) = fresh_db_at_version("q_upgrade_visible", "0.4.0");
+    let log = TestLog::new("upgradevisible", 6);
+    log.install(&mut c);
+    let [due, backoff, live, expired, last, dead] = every_state(&mut c, &log);
+    let before: Vec<String> = [backoff, live, dead].iter().map(|&id| row(&mut c, id)).collect();
+    c.batch_execute("ALTER EXTENSION rekor_meta UPDATE").unwrap();
+    let indexes: Vec<String> = c
+        .query("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'rekor_submission_queue'::regclass ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(indexes, vec!["rekor_queue_entry", "rekor_queue_leased", "rekor_queue_pending", "rekor_submission_queue_pkey"]);
+    // The rows are as they were, and each pending and leased row is still handed out by its state.
+    let after: Vec<String> = [backoff, live, dead].iter().map(|&id| row(&mut c, id)).collect();
+    assert_eq!(before, after);
+    let indexed: i64 = c
+        .query_one("SELECT count(*) FROM rekor_submission_queue WHERE state IN ('pending', 'leased')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(indexed, 5);
+    let got: Vec<i64> = dequeue(&mut c, "after", 10, "1 minute");
+    assert_eq!(got, vec![due, expired]);
+    assert_eq!(state(&mut c, last).0, "dead");
+    assert_eq!(state(&mut c, live), ("leased".to_string(), 1, Some("w".to_string())));
+    assert_eq!(state(&mut c, backoff).0, "pending");
+    // The leases taken before the upgrade are still honoured: the live one can be acknowledged.
+    assert_eq!(mark_failed(&mut c, live, "w", "ack", false).unwrap(), "dead");
+    done(c);
+}
