@@ -200,7 +200,7 @@ fn rekor_checkpoint_check(
 
 /// Whether `cp` (parsed from `note`) is signed by `public_key` as `signer_name`, memoised: a pure
 /// function of its inputs, so a bulk load sharing one checkpoint verifies it once per backend.
-pub(crate) fn checkpoint_verified(note: &str, public_key: &[u8], signer_name: &str, cp: &Checkpoint) -> bool {
+fn checkpoint_verified(note: &str, public_key: &[u8], signer_name: &str, cp: &Checkpoint) -> bool {
     let mut h = Sha256::new();
     h.update((note.len() as u64).to_be_bytes());
     h.update(note.as_bytes());

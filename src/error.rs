@@ -10,13 +10,22 @@ pub use PgSqlErrorCode::{
 
 /// Raises an ERROR and never returns.
 pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, detail: impl Into<String>) -> ! {
+    raise_with_hint(code, message, detail, None)
+}
+
+/// The same with a HINT.
+pub fn raise_with_hint(code: PgSqlErrorCode, message: impl Into<String>, detail: impl Into<String>, hint: Option<&str>) -> ! {
     let detail: String = detail.into();
     let mut report = ErrorReport::new(code, message.into(), "rekor_meta");
     if !detail.is_empty() {
         report = report.set_detail(detail);
     }
+    if let Some(h) = hint {
+        report = report.set_hint(h.to_string());
+    }
+    // ereport(ERROR) leaves by a Rust panic that pgrx turns into the ERROR at the function's boundary
+    // (its SQLSTATE is `code`); it never returns, so the line below is never reached.
     report.report(PgLogLevel::ERROR);
-    // report(ERROR) does not return; this only satisfies the type checker.
     unreachable!("ereport(ERROR) returned")
 }
 

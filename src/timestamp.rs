@@ -48,7 +48,7 @@ fn rekor_trusted_root_tsas(
 
 /// The stored authorities as rekor_timestamp_authorities_json() builds them:
 /// `[{"tsa_id", "subject", "uri", "chain": [hex DER…], "valid_from_us", "valid_until_us"}]`.
-fn stored_authorities(v: &Value) -> Result<(Vec<i64>, Vec<TimestampAuthority>), String> {
+pub(crate) fn stored_authorities(v: &Value) -> Result<(Vec<i64>, Vec<TimestampAuthority>), String> {
     let list = v.as_array().ok_or("the authorities are not a JSON array")?;
     if list.len() > MAX_AUTHORITIES {
         return Err(format!("{} timestamp authorities, over the limit of {MAX_AUTHORITIES}", list.len()));
@@ -106,12 +106,6 @@ fn rekor_timestamp_check(
         Ok((tsa_id, gen_us)) => TableIterator::once((tsa_id, Some(gen_us), None, None)),
         Err((check, error)) => TableIterator::once((None, None, Some(check.to_string()), Some(error))),
     }
-}
-
-/// The authorities rekor_timestamp_authorities_json() lists, parsed once (the entries trigger
-/// keeps them for a statement): their tsa_ids and the authorities, or why they do not parse.
-pub(crate) fn parse_stored_authorities(v: &Value) -> Result<(Vec<i64>, Vec<TimestampAuthority>), String> {
-    stored_authorities(v)
 }
 
 /// Check 6 of an entry against parsed authorities: the authority's tsa_id and the genTime

@@ -16,10 +16,10 @@
 //! parameters, so the caller's search_path can redirect none of them.
 use crate::args::{ByteaArray, Jsonb, Text};
 use crate::entry::{digest_key, evidence, EvidenceArgs};
-use crate::timestamp::{check_token, parse_stored_authorities};
-use pgrx::pg_sys::panic::ErrorReport;
+use crate::timestamp::{check_token, stored_authorities};
 use pgrx::prelude::*;
-use pgrx::{pg_sys, FromDatum, IntoDatum, PgLogLevel, PgSqlErrorCode};
+use crate::error::raise_with_hint;
+use pgrx::{pg_sys, FromDatum, IntoDatum, PgSqlErrorCode};
 use rekor_meta_core::entry::parse_body;
 use rekor_meta_core::json::parse_json_bytes;
 use rekor_meta_core::timestamp::TimestampAuthority;
@@ -115,17 +115,9 @@ unsafe extern "C-unwind" fn on_subxact(
     GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
 }
 
+/// Errors never echo a huge argument: message and detail are bounded (as rekor_reject_entry did).
 fn code_raise(code: PgSqlErrorCode, message: &str, detail: &str, hint: Option<&str>) -> ! {
-    // Errors never echo a huge argument: message and detail are bounded (as rekor_reject_entry did).
-    let mut report = ErrorReport::new(code, bounded(message, 1000), "rekor_meta");
-    if !detail.is_empty() {
-        report = report.set_detail(bounded(detail, 2000));
-    }
-    if let Some(h) = hint {
-        report = report.set_hint(h.to_string());
-    }
-    report.report(PgLogLevel::ERROR);
-    unreachable!("ereport(ERROR) returned")
+    raise_with_hint(code, bounded(message, 1000), bounded(detail, 2000), hint)
 }
 
 fn bounded(s: &str, chars: usize) -> String {
@@ -141,24 +133,16 @@ fn reject(message: &str, detail: &str) -> ! {
 }
 
 fn internal(what: &str) -> ! {
-    code_raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "rekor_entries_verify: unexpected schema state", what, None)
+    // Only a schema altered by hand (a dropped column, the extension's row gone) gets here.
+    code_raise(PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE, "rekor_entries_verify: unexpected schema state", what, None)
 }
 
-/// format('%L', s) of PostgreSQL: quotes doubled, and backslashes doubled under an E'' prefix.
+/// format('%L', s): PostgreSQL's quote_literal (a text value holds no NUL, so the C string exists).
 fn quote_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 3);
-    if s.contains('\\') {
-        out.push('E');
+    match std::ffi::CString::new(s) {
+        Ok(c) => unsafe { CStr::from_ptr(pg_sys::quote_literal_cstr(c.as_ptr())).to_string_lossy().into_owned() },
+        Err(_) => format!("{s:?}"),
     }
-    out.push('\'');
-    for c in s.chars() {
-        if c == '\'' || c == '\\' {
-            out.push(c);
-        }
-        out.push(c);
-    }
-    out.push('\'');
-    out
 }
 
 /// A timestamptz as PostgreSQL prints it in this session (DateStyle, TimeZone), as the errors did.
@@ -304,7 +288,7 @@ impl Statement {
         })
         .unwrap_or_else(|| "[]".into());
         let parsed = match parse_json_bytes(text.as_bytes()) {
-            Ok(v) => parse_stored_authorities(&v),
+            Ok(v) => stored_authorities(&v),
             Err(e) => Err(format!("the stored authorities do not parse: {e}")),
         };
         let a = Rc::new(parsed);

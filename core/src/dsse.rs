@@ -94,20 +94,7 @@ fn req_str<'a>(m: &'a Map<String, Value>, key: &str, path: &str) -> Result<&'a s
     opt_str(m, key, path)?.ok_or_else(|| DsseError::Missing { path: path.into() })
 }
 
-/// Standard alphabet, padding optional: what nearly every envelope uses, decoded in one pass.
-const B64_STANDARD_ANY_PAD: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new().with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-);
-
 fn b64(s: &str, path: &str) -> Result<Vec<u8>, DsseError> {
-    use base64::Engine as _;
-    // The common case first: any string this decodes, decode_base64_any decodes to the same bytes
-    // (it picks this engine when no '-', '_', CR or LF occurs, and those fail here). Anything else
-    // (URL-safe, line breaks, an error to report) takes the general path.
-    if let Ok(bytes) = B64_STANDARD_ANY_PAD.decode(s) {
-        return Ok(bytes);
-    }
     decode_base64_any(s).map_err(|detail| DsseError::BadBase64 { path: path.into(), detail })
 }
 
@@ -201,87 +188,7 @@ impl Envelope {
 /// Rekor's dsse `envelopeHash` when the client sent exactly that form, which sigstore-go does for
 /// envelopes without key ids; for other clients see [`envelope_hash_candidates`].
 pub fn envelope_sha256(v: &Value) -> [u8; 32] {
-    flat_canonical_sha256(v).unwrap_or_else(|| crate::entry::canonical_json_sha256(v))
-}
-
-/// The same digest for the shape envelopes have (an object of strings and of arrays of objects of
-/// strings), hashed as it is written, with unescaped runs passed on whole; None for any other
-/// shape (numbers, deeper nesting...), which the general canonicaliser handles.
-fn flat_canonical_sha256(v: &Value) -> Option<[u8; 32]> {
-    fn string(h: &mut Sha256, s: &str) {
-        h.update(b"\"");
-        let bytes = s.as_bytes();
-        let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            // RFC 8785 escapes only '"', '\\' and the control characters; bytes of multi-byte
-            // UTF-8 characters are all >= 0x80 and pass through.
-            let esc: Option<&[u8]> = match b {
-                b'"' => Some(b"\\\""),
-                b'\\' => Some(b"\\\\"),
-                0x08 => Some(b"\\b"),
-                0x0c => Some(b"\\f"),
-                b'\n' => Some(b"\\n"),
-                b'\r' => Some(b"\\r"),
-                b'\t' => Some(b"\\t"),
-                0..=0x1f => None,
-                _ => continue,
-            };
-            h.update(&bytes[start..i]);
-            match esc {
-                Some(e) => h.update(e),
-                None => h.update(format!("\\u{:04x}", b).as_bytes()),
-            }
-            start = i + 1;
-        }
-        h.update(&bytes[start..]);
-        h.update(b"\"");
-    }
-    fn sorted(m: &Map<String, Value>) -> Vec<(&String, &Value)> {
-        let mut members: Vec<(&String, &Value)> = m.iter().collect();
-        members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-        members
-    }
-    fn strings_object(h: &mut Sha256, m: &Map<String, Value>) -> Option<()> {
-        h.update(b"{");
-        for (i, (k, x)) in sorted(m).into_iter().enumerate() {
-            let Value::String(x) = x else { return None };
-            if i > 0 {
-                h.update(b",");
-            }
-            string(h, k);
-            h.update(b":");
-            string(h, x);
-        }
-        h.update(b"}");
-        Some(())
-    }
-    let Value::Object(top) = v else { return None };
-    let mut h = Sha256::new();
-    h.update(b"{");
-    for (i, (k, x)) in sorted(top).into_iter().enumerate() {
-        if i > 0 {
-            h.update(b",");
-        }
-        string(&mut h, k);
-        h.update(b":");
-        match x {
-            Value::String(s) => string(&mut h, s),
-            Value::Array(a) => {
-                h.update(b"[");
-                for (j, item) in a.iter().enumerate() {
-                    let Value::Object(o) = item else { return None };
-                    if j > 0 {
-                        h.update(b",");
-                    }
-                    strings_object(&mut h, o)?;
-                }
-                h.update(b"]");
-            }
-            _ => return None,
-        }
-    }
-    h.update(b"}");
-    Some(h.finalize().into())
+    crate::entry::canonical_json_sha256(v)
 }
 
 /// A way a client serialises an envelope when it submits it to Rekor. All are compact JSON.

@@ -68,7 +68,8 @@ ALTER FUNCTION rekor_body_info ROWS 1;
 
 -- Identity columns are assigned by the database. A writer's OVERRIDING SYSTEM VALUE (or COPY with
 -- the column) may not take an id the sequence has not drawn yet: the next ingest would collide with
--- it. Used by the triggers of rekor_entries and rekor_checkpoints (here, once both sequences exist).
+-- it. Used by the trigger of rekor_checkpoints (here, once both sequences exist; the Rust trigger of
+-- rekor_entries reads its sequence the same way, as the extension owner, without a call per row).
 -- SECURITY DEFINER: the sequence is not readable by writers.
 CREATE FUNCTION rekor_identity_drawn(sequence_name text, id bigint) RETURNS boolean
 LANGUAGE sql STABLE
