@@ -6,14 +6,15 @@ use crate::args::{ByteaArray, Jsonb, Text};
 use crate::checkpoint::parse_key;
 use crate::error::{raise, snippet, INVALID_PARAMETER, LIMIT_EXCEEDED};
 use pgrx::prelude::*;
-use rekor_meta_core::checkpoint::{parse_checkpoint, Checkpoint};
-use rekor_meta_core::evidence::{authenticate_log_index, verify_evidence, Evidence, Trust};
+use rekor_meta_core::checkpoint::{parse_checkpoint, Checkpoint, CheckpointError};
+use rekor_meta_core::evidence::{authenticate_log_index, verify_evidence_with, Evidence, Trust};
 use rekor_meta_core::entry::{self as ent, LogEntry};
 use rekor_meta_core::keys::LogKey;
 use rekor_meta_core::json::MAX_JSON_BYTES;
 use rekor_meta_core::merkle;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::collections::HashMap;
 
 type EntryRow = (
@@ -158,6 +159,22 @@ thread_local! {
     static KEYS: RefCell<HashMap<Vec<u8>, LogKey>> = RefCell::new(HashMap::new());
 }
 const CACHE_LIMIT: usize = 4096;
+
+/// The last checkpoint note `evidence` saw, parsed, with its log key and (once asked) its verdict:
+/// the rows of a load share one note, so they skip its parse and memo hash. Keyed by the exact
+/// note, key and signer bytes; whatever differs starts a new entry.
+struct LastNote {
+    note: String,
+    public_key: Vec<u8>,
+    signer: String,
+    key: LogKey,
+    parsed: Result<Rc<Checkpoint>, CheckpointError>,
+    verified: Option<bool>,
+}
+
+thread_local! {
+    static LAST_NOTE: RefCell<Option<LastNote>> = const { RefCell::new(None) };
+}
 
 fn with_key<R>(public_key: &[u8], f: impl FnOnce(&LogKey) -> R) -> R {
     let cached = KEYS.with(|k| k.borrow().get(public_key).cloned());
@@ -377,7 +394,19 @@ pub(crate) fn evidence(a: EvidenceArgs<'_>, shards: Option<&[(u64, u64)]>) -> Re
             None => return failed(2, "check 2 (inclusion proof): the proof is malformed", format!("proof hash [{}] is NULL", i + 1)),
         }
     }
-    let key = with_key(pk, |k| k.clone());
+    // Taken out while in use (the verdict closure below fills it), put back after.
+    let last = LAST_NOTE.with(|c| c.borrow_mut().take());
+    let mut last = match last {
+        Some(l) if l.note == note && l.public_key == pk && l.signer == signer => l,
+        _ => LastNote {
+            note: note.to_string(),
+            public_key: pk.to_vec(),
+            signer: signer.to_string(),
+            key: with_key(pk, |k| k.clone()),
+            parsed: parse_checkpoint(note.as_bytes()).map(Rc::new),
+            verified: None,
+        },
+    };
     let e = Evidence {
         body,
         uuid: entry_uuid,
@@ -392,24 +421,29 @@ pub(crate) fn evidence(a: EvidenceArgs<'_>, shards: Option<&[(u64, u64)]>) -> Re
         log_id,
         log_index: gidx,
     };
-    let trust = Trust { key: &key, signer_name: signer, origin, origin_is_prefix: a.origin_is_prefix.unwrap_or(false) };
-    let v = match verify_evidence(&e, &trust, |cp| checkpoint_verified(note, pk, signer, cp)) {
+    let trust = Trust { key: &last.key, signer_name: signer, origin, origin_is_prefix: a.origin_is_prefix.unwrap_or(false) };
+    let verified = &mut last.verified;
+    let result = verify_evidence_with(&e, &trust, last.parsed.clone(), |cp| {
+        *verified.get_or_insert_with(|| checkpoint_verified(note, pk, signer, cp))
+    });
+    LAST_NOTE.with(|c| *c.borrow_mut() = Some(last));
+    let (leaf_hash, tree_id, cp) = match result {
         Ok(v) => v,
         Err(err) => return failed(i32::from(err.check), &err.message, err.detail),
     };
     // 3, continued. An 80-hex UUID names the shard (tree id) the entry is in; a Rekor v1 checkpoint
     // names its shard in its origin ("<host> - <tree id>"): they must be the same tree.
-    if let (Some(uuid_tree), Some(cp_tree)) = (entry_uuid.and_then(ent::uuid_tree_id), origin_tree_id(&v.checkpoint.origin)) {
+    if let (Some(uuid_tree), Some(cp_tree)) = (entry_uuid.and_then(ent::uuid_tree_id), origin_tree_id(&cp.origin)) {
         if uuid_tree != cp_tree {
             return failed(
                 3,
                 "check 3 (checkpoint): the checkpoint is of another shard than the entry UUID names",
-                format!("UUID tree id {uuid_tree}, checkpoint origin {:?}", snippet(&v.checkpoint.origin)),
+                format!("UUID tree id {uuid_tree}, checkpoint origin {:?}", snippet(&cp.origin)),
             );
         }
     }
     let authenticated = match shards {
-        Some(map) => match authenticate_log_index(signed_entry_timestamp.is_some(), v.tree_id, map, gidx, pidx) {
+        Some(map) => match authenticate_log_index(signed_entry_timestamp.is_some(), tree_id, map, gidx, pidx) {
             Ok(auth) => auth,
             Err(err) => return failed(i32::from(err.check), &err.message, format!("log {}: {}", hex::encode(log_id), err.detail)),
         },
@@ -425,9 +459,9 @@ pub(crate) fn evidence(a: EvidenceArgs<'_>, shards: Option<&[(u64, u64)]>) -> Re
         }
     };
     Ok(EvidenceOk {
-        leaf_hash: v.leaf_hash.to_vec(),
-        tree_id: v.tree_id.map(to_i64),
-        checkpoint_origin: v.checkpoint.origin,
+        leaf_hash: leaf_hash.to_vec(),
+        tree_id: tree_id.map(to_i64),
+        checkpoint_origin: cp.origin.clone(),
         log_index_authenticated: authenticated,
     })
 }

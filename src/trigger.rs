@@ -13,7 +13,10 @@
 //! bytes and key, entry::checkpoint_verified); no check is skipped.
 //!
 //! The lookups go through SPI with schema-qualified names, OPERATOR(pg_catalog.=) and typed
-//! parameters, so the caller's search_path can redirect none of them.
+//! parameters, so the caller's search_path can redirect none of them; and they run under
+//! search_path = pg_catalog, pg_temp all the same (`pinned`). The function itself has no SET clause
+//! (sql/schema/090_roles.sql): a SET is a GUC save and restore on every row, while SQL runs here
+//! only when a statement starts or stores a checkpoint.
 use crate::args::{ByteaArray, Jsonb, Text};
 use crate::entry::{digest_key, evidence, EvidenceArgs};
 use crate::timestamp::{check_token, stored_authorities};
@@ -90,6 +93,8 @@ struct Statement {
     last_drawn: Option<i64>,
     logs: HashMap<Vec<u8>, Option<Rc<LogInfo>>>,
     checkpoints: HashMap<(Vec<u8>, String, i64, Vec<u8>), i64>,
+    /// The checkpoint the previous row ended in (the rows of a load share one): found without a key.
+    last_checkpoint: Option<((Vec<u8>, String, i64, Vec<u8>), i64)>,
     authorities: Option<Rc<Authorities>>,
     /// This row stored a checkpoint (a write): nothing looked up before it is kept.
     wrote: bool,
@@ -155,6 +160,28 @@ fn ts_text(ts: i64) -> String {
     }
 }
 
+/// Runs `f`, which runs SQL, under search_path = pg_catalog, pg_temp, exactly as a function's
+/// `SET search_path` clause would (a GUC nest level, undone on return, or by the abort on an error).
+fn pinned<R>(f: impl FnOnce() -> R) -> R {
+    unsafe {
+        let level = pg_sys::NewGUCNestLevel();
+        let context = if pg_sys::superuser() { pg_sys::GucContext::PGC_SUSET } else { pg_sys::GucContext::PGC_USERSET };
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            context,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        let r = f();
+        pg_sys::AtEOXact_GUC(true, level);
+        r
+    }
+}
+
 fn spi_err(e: pgrx::spi::SpiError) -> ! {
     internal(&format!("SPI: {e}"))
 }
@@ -178,6 +205,7 @@ impl Statement {
                 last_drawn: None,
                 logs: HashMap::new(),
                 checkpoints: HashMap::new(),
+                last_checkpoint: None,
                 authorities: None,
                 wrote: false,
             }
@@ -189,12 +217,12 @@ impl Statement {
         if let Some(o) = self.ext_owner {
             return o;
         }
-        let owner = Spi::connect(|c| {
+        let owner = pinned(|| Spi::connect(|c| {
             let t = c
                 .select("SELECT e.extowner FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'rekor_meta'::pg_catalog.name", Some(1), &[])
                 .unwrap_or_else(|e| spi_err(e));
             t.first().get::<pg_sys::Oid>(1).ok().flatten()
-        })
+        }))
         .unwrap_or_else(|| internal("extension rekor_meta is not in pg_extension"));
         self.ext_owner = Some(owner);
         owner
@@ -239,7 +267,7 @@ impl Statement {
             "SELECT s.tree_id, s.start_index FROM {}.rekor_log_shards s WHERE s.log_id OPERATOR(pg_catalog.=) $1",
             self.schema
         );
-        let info = Spi::connect(|c| {
+        let info = pinned(|| Spi::connect(|c| {
             let t = c.select(q_log.as_str(), Some(1), &[log_id.into()]).unwrap_or_else(|e| spi_err(e));
             if t.is_empty() {
                 return None;
@@ -269,7 +297,7 @@ impl Statement {
                 valid_until,
                 shards,
             }))
-        });
+        }));
         if self.logs.len() >= LOOKUP_LIMIT {
             self.logs.clear();
         }
@@ -282,10 +310,10 @@ impl Statement {
             return a.clone();
         }
         let q = format!("SELECT {}.rekor_timestamp_authorities_json()::pg_catalog.text", self.schema);
-        let text = Spi::connect(|c| {
+        let text = pinned(|| Spi::connect(|c| {
             let t = c.select(q.as_str(), Some(1), &[]).unwrap_or_else(|e| spi_err(e));
             t.first().get::<String>(1).ok().flatten()
-        })
+        }))
         .unwrap_or_else(|| "[]".into());
         let parsed = match parse_json_bytes(text.as_bytes()) {
             Ok(v) => stored_authorities(&v),
@@ -298,8 +326,14 @@ impl Statement {
 
     /// The stored checkpoint (log, origin, size, root), if any.
     fn stored_checkpoint(&mut self, log_id: &[u8], origin: &str, tree_size: i64, root_hash: &[u8]) -> Option<i64> {
+        if let Some(((l, o, t, r), id)) = &self.last_checkpoint {
+            if l == log_id && o == origin && *t == tree_size && r == root_hash {
+                return Some(*id);
+            }
+        }
         let key = (log_id.to_vec(), origin.to_string(), tree_size, root_hash.to_vec());
         if let Some(id) = self.checkpoints.get(&key) {
+            self.last_checkpoint = Some((key, *id));
             return Some(*id);
         }
         let q = format!(
@@ -308,7 +342,7 @@ impl Statement {
              AND c.root_hash OPERATOR(pg_catalog.=) $4",
             self.schema
         );
-        let id = Spi::connect(|c| {
+        let id = pinned(|| Spi::connect(|c| {
             let t = c
                 .select(q.as_str(), Some(1), &[log_id.into(), origin.into(), tree_size.into(), root_hash.into()])
                 .unwrap_or_else(|e| spi_err(e));
@@ -317,12 +351,13 @@ impl Statement {
             } else {
                 t.first().get::<i64>(1).ok().flatten()
             }
-        })?;
+        }))?;
         // A statement over many distinct stored checkpoints keeps a bounded number of them.
         if self.checkpoints.len() >= LOOKUP_LIMIT {
             self.checkpoints.clear();
         }
-        self.checkpoints.insert(key, id);
+        self.checkpoints.insert(key.clone(), id);
+        self.last_checkpoint = Some((key, id));
         Some(id)
     }
 }
@@ -416,6 +451,7 @@ unsafe fn verify_row(rel: pg_sys::Relation, tuple: pg_sys::HeapTuple, is_update:
         if st.wrote {
             st.logs.clear();
             st.checkpoints.clear();
+            st.last_checkpoint = None;
             st.authorities = None;
             st.wrote = false;
         }
@@ -700,9 +736,9 @@ fn store_checkpoint(
         log_index.into(),
         bytea_or_null(token),
     ];
-    Spi::connect_mut(|c| {
+    pinned(|| Spi::connect_mut(|c| {
         let t = c.update(q.as_str(), Some(1), &args).unwrap_or_else(|e| spi_err(e));
         t.first().get::<i64>(1).ok().flatten()
-    })
+    }))
     .unwrap_or_else(|| internal("rekor_entry_checkpoint returned no checkpoint"))
 }

@@ -2,7 +2,7 @@
 //! trigger (leaf hash and UUID, inclusion proof, checkpoint, signed entry timestamp), in that order,
 //! each failure naming its check. Check 5 (the body is a Rekor entry) is `entry::parse_body`.
 
-use crate::checkpoint::{parse_checkpoint, Checkpoint};
+use crate::checkpoint::{parse_checkpoint, Checkpoint, CheckpointError};
 use crate::entry::set_payload_parts;
 use crate::keys::LogKey;
 use crate::merkle::{self, MerkleError};
@@ -97,6 +97,20 @@ pub fn verify_evidence(
     trust: &Trust<'_>,
     verify_checkpoint: impl FnOnce(&Checkpoint) -> bool,
 ) -> Result<Verified, EvidenceError> {
+    let (leaf_hash, tree_id, checkpoint) =
+        verify_evidence_with(e, trust, parse_checkpoint(e.checkpoint.as_bytes()), verify_checkpoint)?;
+    Ok(Verified { leaf_hash, tree_id, checkpoint })
+}
+
+/// `verify_evidence` with the checkpoint already parsed from `e.checkpoint` (a caller that sees
+/// one note on many rows parses it once; a parse error is still reported as check 3, in order).
+/// Returns the leaf hash, the tree id and the checkpoint.
+pub fn verify_evidence_with<C: std::borrow::Borrow<Checkpoint>>(
+    e: &Evidence<'_>,
+    trust: &Trust<'_>,
+    parsed: Result<C, CheckpointError>,
+    verify_checkpoint: impl FnOnce(&Checkpoint) -> bool,
+) -> Result<([u8; 32], Option<u64>, C), EvidenceError> {
     // 1. Leaf hash from the body; the UUID ends in it.
     let leaf = merkle::leaf_hash(e.body);
     let leaf_hex = hex::encode(leaf);
@@ -135,8 +149,8 @@ pub fn verify_evidence(
     }
 
     // 3. The checkpoint is signed by the log and names the same size and root and the log's origin.
-    let cp = parse_checkpoint(e.checkpoint.as_bytes())
-        .map_err(|err| fail(3, "check 3 (checkpoint): the checkpoint does not parse", err.to_string()))?;
+    let parsed = parsed.map_err(|err| fail(3, "check 3 (checkpoint): the checkpoint does not parse", err.to_string()))?;
+    let cp: &Checkpoint = parsed.borrow();
     if cp.tree_size != e.tree_size || cp.root_hash.as_slice() != e.root_hash {
         return Err(fail(
             3,
@@ -163,7 +177,7 @@ pub fn verify_evidence(
             ),
         ));
     }
-    if !verify_checkpoint(&cp) {
+    if !verify_checkpoint(cp) {
         return Err(fail(
             3,
             "check 3 (checkpoint): the checkpoint signature does not verify under the log key",
@@ -212,7 +226,7 @@ pub fn verify_evidence(
             ));
         }
     }
-    Ok(Verified { leaf_hash: leaf, tree_id, checkpoint: cp })
+    Ok((leaf, tree_id, parsed))
 }
 
 /// Whether the global log index is authenticated, or why the entry is refused (check 4).

@@ -131,6 +131,9 @@ TO rekor_admin;
 -- relations and types (and never for functions and operators), so a caller's temporary objects
 -- cannot stand in for the extension's. Only the extension's schema: the #[pg_test] functions of a
 -- `cargo pgrx test` build live in schema tests and call the extension's functions unqualified.
+-- Not the verifying trigger of rekor_entries: it runs SQL only when a statement starts or stores a
+-- checkpoint, and pins this search_path around that SQL itself (src/trigger.rs, `pinned`), where a
+-- SET clause would save and restore the setting on every row.
 DO $pin$
 DECLARE
     f regprocedure;
@@ -142,6 +145,7 @@ BEGIN
         JOIN pg_catalog.pg_language g ON g.oid = p.prolang
         WHERE x.extname = 'rekor_meta' AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'
           AND g.lanname = 'c' AND p.pronamespace = '@extschema@'::pg_catalog.regnamespace
+          AND p.proname <> 'rekor_entries_verify'
         ORDER BY d.objid
     LOOP
         EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);

@@ -21,7 +21,8 @@
 -- trigger keeps its function (same name and signature); only the body and language change.
 CREATE OR REPLACE FUNCTION rekor_entries_verify() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'rekor_entries_verify_wrapper';
-ALTER FUNCTION rekor_entries_verify() SET search_path = pg_catalog, pg_temp;
+-- No SET clause: it pins search_path = pg_catalog, pg_temp around its own SQL (src/trigger.rs).
+ALTER FUNCTION rekor_entries_verify() RESET search_path;
 -- END entries
 
 -- BEGIN queue

@@ -1371,3 +1371,156 @@ fn bodies_over_the_json_limits_are_not_json() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The typed fast path (entry/fast.rs) against the general parser
+// ---------------------------------------------------------------------------------------------
+
+/// Every variant of `v` one structural edit away: each member removed, null, of another type,
+/// an array of the object's values (what serde's derived structs would also accept), an unknown
+/// member added; each string changed in ways the decoders and algorithm names care about.
+fn one_edit_variants(v: &Value) -> Vec<Value> {
+    fn walk(root: &Value, path: &mut Vec<String>, node: &Value, out: &mut Vec<Value>) {
+        let mut edit = |f: &dyn Fn(&mut Value)| {
+            let mut copy = root.clone();
+            let mut cur = &mut copy;
+            for p in path.iter() {
+                cur = match cur {
+                    Value::Object(m) => m.get_mut(p).expect("path"),
+                    Value::Array(a) => &mut a[p.parse::<usize>().expect("index")],
+                    _ => unreachable!(),
+                };
+            }
+            f(cur);
+            out.push(copy);
+        };
+        edit(&|x| *x = Value::Null);
+        edit(&|x| *x = json!(1));
+        edit(&|x| *x = json!([]));
+        edit(&|x| *x = json!({}));
+        match node {
+            Value::Object(m) => {
+                edit(&|x| *x = Value::Array(x.as_object().expect("object").values().cloned().collect()));
+                edit(&|x| {
+                    x.as_object_mut().expect("object").insert("zz".into(), json!(1));
+                });
+                for k in m.keys() {
+                    edit(&|x| {
+                        x.as_object_mut().expect("object").remove(k);
+                    });
+                }
+            }
+            Value::Array(a) => {
+                edit(&|x| x.as_array_mut().expect("array").clear());
+                if let Some(first) = a.first() {
+                    let first = first.clone();
+                    edit(&|x| x.as_array_mut().expect("array").push(first.clone()));
+                }
+            }
+            Value::String(s) => {
+                let variants = [
+                    s.to_uppercase(),
+                    s.to_lowercase(),
+                    format!("{s}="),
+                    s.trim_end_matches('=').to_string(),
+                    s.replace('+', "-").replace('/', "_"),
+                    format!("{}\n{}", &s[..s.len() / 2], &s[s.len() / 2..]),
+                    format!("{s}!"),
+                    s[..s.len().saturating_sub(2)].to_string(),
+                    String::new(),
+                    "sha256".into(),
+                    "SHA2_384".into(),
+                    "sha-512".into(),
+                    "md5".into(),
+                ];
+                for t in variants {
+                    edit(&|x| *x = Value::String(t.clone()));
+                }
+            }
+            _ => {}
+        }
+        match node {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    path.push(k.clone());
+                    walk(root, path, child, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, child) in a.iter().enumerate() {
+                    path.push(i.to_string());
+                    walk(root, path, child, out);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut Vec::new(), v, &mut out);
+    out
+}
+
+/// Whatever the fast path answers, the general parser answers the same; the fast path must also
+/// answer for the real bodies it was written for (else it would be dead code).
+#[test]
+fn fast_parse_agrees_with_the_general_parser() {
+    let mut bodies: Vec<Vec<u8>> = all_fixture_bodies().into_iter().map(|(_, b)| b).collect();
+    for alg in [json!("SHA2_256"), json!("SHA2_512"), json!(1)] {
+        let digest = STANDARD.encode(if alg == "SHA2_512" { vec![9u8; 64] } else { vec![9u8; 32] });
+        bodies.push(
+            serde_json::to_vec(&json!({"kind": "dsse", "apiVersion": "0.0.2", "spec": {"dsseV002": {
+                "payloadHash": {"algorithm": alg, "digest": digest},
+                "signatures": [{"content": "MEUC", "verifier": {"publicKey": {"rawBytes": "MFkw"}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}},
+                               {"content": "MEYC", "verifier": {"x509Certificate": {"rawBytes": "MIIB"}}}],
+            }}}))
+            .expect("json"),
+        );
+    }
+    let (mut answered, mut declined, mut checked) = (0usize, 0usize, 0usize);
+    let mut check = |b: &[u8]| {
+        if crate::json::check_json_limits(b).is_err() {
+            return;
+        }
+        checked += 1;
+        match fast::parse(b) {
+            Some(f) => {
+                answered += 1;
+                assert_eq!(parse_body_general(b), Ok(f), "body {}", String::from_utf8_lossy(b));
+            }
+            None => declined += 1,
+        }
+    };
+    let mut real_answered = 0;
+    for b in &bodies {
+        let v: Value = serde_json::from_slice(b).expect("json");
+        let shape = (v["kind"].as_str().unwrap_or(""), v["apiVersion"].as_str().unwrap_or(""));
+        if matches!(shape, ("hashedrekord" | "dsse", "0.0.1" | "0.0.2")) && fast::parse(b).is_some() {
+            real_answered += 1;
+        }
+        check(b);
+        for variant in one_edit_variants(&v) {
+            check(&serde_json::to_vec(&variant).expect("json"));
+        }
+        // Text-level edits a Value cannot express: a duplicated member, an escaped character, bytes.
+        let text = String::from_utf8(b.clone()).expect("utf8");
+        check(text.replacen("{\"", "{\"kind\":\"hashedrekord\",\"", 1).as_bytes());
+        check(text.replacen("{\"", "{\"spec\":{},\"", 1).as_bytes());
+        check(text.replacen("\"sha256\"", "\"sha\\u0032256\"", 1).as_bytes());
+        check(text.replacen("\"content\":\"", "\"content\":\"\\u0041", 1).as_bytes());
+        check(text.replacen("\"kind\"", "\"ki\\u006ed\"", 1).as_bytes());
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ b.len() as u64;
+        for _ in 0..300 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let mut m = b.clone();
+            let at = (seed >> 33) as usize % m.len();
+            let alphabet = b"[]{}\",:\\ 0aA=/+-_n";
+            m[at] = alphabet[(seed >> 20) as usize % alphabet.len()];
+            check(&m);
+        }
+    }
+    // The real hashedrekord and DSSE bodies (v1 and v2) take the fast path.
+    assert!(real_answered >= 20, "only {real_answered} real bodies took the fast path");
+    assert!(answered > 1000 && declined > 1000, "answered {answered}, declined {declined} of {checked}");
+}
