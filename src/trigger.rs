@@ -468,6 +468,19 @@ unsafe fn check_row(st: &mut Statement, rel: pg_sys::Relation, tuple: pg_sys::He
         let mut nulls = vec![true; natts];
         pg_sys::heap_deform_tuple(tuple, tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
         let c = st.cols;
+        // A value stored out of line (INSERT ... SELECT from a table) is fetched once, here, and its
+        // fetched form (still compressed) goes into the stored row: the toaster does not fetch it again.
+        let mut fetched = Vec::new();
+        let attrs = (*tupdesc).attrs.as_slice(natts);
+        for i in [c.body, c.proof_hashes, c.checkpoint, c.signed_entry_timestamp, c.rfc3161_timestamp, c.dsse_envelope, c.verifier] {
+            if i < natts && !nulls[i] && attrs[i].attlen == -1 {
+                let p = values[i].cast_mut_ptr::<pg_sys::varlena>();
+                if pgrx::varlena::varatt_is_1b_e(p) && pgrx::varlena::vartag_external(p) == pg_sys::vartag_external::VARTAG_ONDISK as u8 {
+                    values[i] = pg_sys::Datum::from(pg_sys::detoast_external_attr(p));
+                    fetched.push(i);
+                }
+            }
+        }
         let datum = |i: usize| if nulls[i] { None } else { Some(values[i]) };
         let bytes = |i: usize| datum(i).and_then(|d| <&[u8]>::from_datum(d, false));
         let text = |i: usize| datum(i).and_then(|d| Text::from_datum(d, false)).map(|t| t.0);
@@ -679,6 +692,9 @@ unsafe fn check_row(st: &mut Statement, rel: pg_sys::Relation, tuple: pg_sys::He
                 None => repl_null[i] = true,
             }
         };
+        for &i in &fetched {
+            set_col(i, Some(values[i]));
+        }
         set_col(c.leaf_hash, ev.leaf_hash.into_datum());
         if let Some(u) = entry_uuid {
             set_col(c.entry_uuid, u.to_ascii_lowercase().into_datum());
