@@ -943,6 +943,62 @@ fn synthetic_log_entries_insert_directly_and_check_5_rejects_a_body_that_is_not_
     assert_eq!(entries(&mut c), 4);
 }
 
+/// INSERT ... SELECT from a table that keeps body, proof and checkpoint out of line (TOAST): the
+/// trigger reads the fetched values (a tampered one is still refused) and the rows stored hold the
+/// same bytes as the source.
+#[test]
+fn insert_select_of_values_stored_out_of_line_is_verified_and_stored_unchanged() {
+    let mut c = fresh_db("ent_toast");
+    let log = TestLog::standard();
+    log.trust(&mut c);
+    insert_row(&mut c, &log.ent(0, 8)).unwrap();
+    c.batch_execute(
+        "CREATE TABLE staged (log_id bytea, log_index bigint, proof_log_index bigint, body bytea, tree_size bigint,
+                              root_hash bytea, proof_hashes bytea[], checkpoint text, pad bytea);
+         -- EXTERNAL: out of line and uncompressed once the toaster runs; it runs only for a row over
+         -- TOAST_TUPLE_THRESHOLD (about 2 kB), hence the in-line (PLAIN) pad, and then moves values out
+         -- until the row is under toast_tuple_target.
+         ALTER TABLE staged ALTER body SET STORAGE EXTERNAL, ALTER proof_hashes SET STORAGE EXTERNAL,
+                            ALTER checkpoint SET STORAGE EXTERNAL, ALTER pad SET STORAGE PLAIN,
+                            SET (toast_tuple_target = 128)",
+    )
+    .unwrap();
+    for i in 1..5usize {
+        let e = log.ent(i, 8);
+        let p = e.proof();
+        let mut hashes = p.hashes.clone();
+        if i == 4 {
+            flip_byte(&mut hashes[0], 3);
+        }
+        c.execute(
+            "INSERT INTO staged VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[&e.log_id, &(e.log_index as i64), &(p.index as i64), &e.body, &(p.tree_size as i64), &p.root, &hashes, &e.checkpoint(), &vec![0u8; 2200]],
+        )
+        .unwrap();
+    }
+    // The values are out of line: at least body, proof and checkpoint of each row are in the TOAST table.
+    let toast: String = c.query_one("SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname = 'staged'", &[]).unwrap().get(0);
+    assert!(count(&mut c, &format!("SELECT count(DISTINCT chunk_id) FROM {toast}")) >= 12, "values stored out of line");
+    let cols = "log_id, log_index, proof_log_index, body, tree_size, root_hash, proof_hashes, checkpoint";
+    assert_check(
+        c.execute(format!("INSERT INTO rekor_entries ({cols}) SELECT {cols} FROM staged ORDER BY log_index").as_str(), &[]),
+        &[2],
+        "INSERT ... SELECT with a tampered out-of-line proof",
+    );
+    assert_eq!(entries(&mut c), 1, "nothing of the failed statement is stored");
+    let n = c
+        .execute(format!("INSERT INTO rekor_entries ({cols}) SELECT {cols} FROM staged WHERE log_index < 4 ORDER BY log_index").as_str(), &[])
+        .unwrap();
+    assert_eq!(n, 3);
+    let same = count(
+        &mut c,
+        "SELECT count(*) FROM rekor_entries e JOIN staged s USING (log_id, log_index)
+         WHERE e.body = s.body AND e.proof_hashes = s.proof_hashes AND e.checkpoint = s.checkpoint
+           AND rekor_verify_inclusion(e.entry_id)",
+    );
+    assert_eq!(same, 3, "the stored rows are the source's bytes and verify");
+}
+
 #[test]
 fn insert_select_and_copy_cannot_bypass_the_trigger() {
     let mut c = fresh_db("ent_copy");
