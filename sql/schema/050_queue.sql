@@ -320,11 +320,18 @@ $$;
 -- Leases up to `batch` (1..1000) of the oldest eligible items to `worker` until now() + lease.
 -- Items whose expired lease was their last attempt become dead in the same statement (a
 -- data-modifying CTE: one executor start-up per call).
+-- One plan per session (force_generic_plan), whatever `batch` is: with the default, a LIMIT taken
+-- from a parameter made the generic plan look costlier than a custom one, so every call planned
+-- the statement again (0.5 ms, more than its execution). That generic plan cannot go wrong on the
+-- estimate (10% of the rows for an unknown LIMIT): each update finds its rows by the primary key
+-- (= ANY of an array the locking subqueries fill), never by a join that a large estimate could
+-- turn into a scan of the queue, and each candidate scan reads its partial index in index order.
 CREATE FUNCTION rekor_dequeue(worker text, batch integer DEFAULT 1, lease interval DEFAULT '5 minutes')
 RETURNS SETOF rekor_submission_queue
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     IF worker IS NULL OR worker = '' THEN
@@ -344,32 +351,30 @@ BEGIN
         UPDATE @extschema@.rekor_submission_queue q
         SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL,
             last_error = coalesce(q.last_error || '; ', '') || 'lease expired on the last attempt'
-        WHERE q.queue_id IN (SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
-                             WHERE x.state = 'leased' AND x.lease_expires_at <= now() AND x.attempts >= x.max_attempts
-                             ORDER BY x.lease_expires_at LIMIT batch FOR UPDATE SKIP LOCKED)
+        WHERE q.queue_id = ANY (ARRAY(
+            SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+            WHERE x.state = 'leased' AND x.lease_expires_at <= now() AND x.attempts >= x.max_attempts
+            ORDER BY x.lease_expires_at LIMIT batch FOR UPDATE SKIP LOCKED))
         RETURNING 1
-    ), pending AS (
-        SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
-        WHERE x.state = 'pending' AND x.next_attempt_at <= now()
-        ORDER BY x.queue_id
-        LIMIT batch
-        FOR UPDATE SKIP LOCKED
-    ), expired AS (
-        SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
-        WHERE x.state = 'leased' AND x.lease_expires_at <= now() AND x.attempts < x.max_attempts
-        ORDER BY x.lease_expires_at, x.queue_id
-        LIMIT batch
-        FOR UPDATE SKIP LOCKED
-    ), chosen AS (
-        SELECT c.queue_id FROM (SELECT queue_id FROM pending UNION ALL SELECT queue_id FROM expired) c
-        ORDER BY c.queue_id
-        LIMIT batch
+    ), leased AS (
+        UPDATE @extschema@.rekor_submission_queue q
+        SET state = 'leased', lease_owner = worker, lease_expires_at = now() + lease, attempts = q.attempts + 1
+        WHERE q.queue_id = ANY (ARRAY(
+            -- The oldest `batch` of: the first due pending items, the first expired leases.
+            SELECT c.queue_id FROM (
+                SELECT p.queue_id FROM (SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+                                        WHERE x.state = 'pending' AND x.next_attempt_at <= now()
+                                        ORDER BY x.queue_id LIMIT batch FOR UPDATE SKIP LOCKED) p
+                UNION ALL
+                SELECT e.queue_id FROM (SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+                                        WHERE x.state = 'leased' AND x.lease_expires_at <= now() AND x.attempts < x.max_attempts
+                                        ORDER BY x.lease_expires_at, x.queue_id LIMIT batch FOR UPDATE SKIP LOCKED) e
+            ) c
+            ORDER BY c.queue_id
+            LIMIT batch))
+        RETURNING q.*
     )
-    UPDATE @extschema@.rekor_submission_queue q
-    SET state = 'leased', lease_owner = worker, lease_expires_at = now() + lease, attempts = q.attempts + 1
-    FROM chosen
-    WHERE q.queue_id = chosen.queue_id
-    RETURNING q.*;
+    SELECT l.* FROM leased l ORDER BY l.queue_id;
 END
 $$;
 
@@ -479,7 +484,9 @@ $$;
 -- Records a failed attempt: retryable errors go back to pending after an exponential backoff
 -- (2^attempts seconds, capped at 1 hour); non-retryable errors, and the last attempt, make it dead.
 -- One UPDATE whose WHERE clause is the lease check; only when it matches nothing does the separate
--- check run, to raise the error that says why.
+-- check run, to raise the error that says why. The WHERE clause names no state: a lease owner implies
+-- state 'leased' (the table's CHECK), and `state = 'leased'` would let the planner answer it from
+-- rekor_queue_leased, walking every live lease (and every dead index entry of one) to the item.
 CREATE FUNCTION rekor_mark_failed(queue_id bigint, worker text, error text, retryable boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql
@@ -494,7 +501,7 @@ BEGIN
     SET state = CASE WHEN retryable AND x.attempts < x.max_attempts THEN 'pending' ELSE 'dead' END,
         lease_owner = NULL, lease_expires_at = NULL, last_error = left(error, 4000),
         next_attempt_at = now() + least(interval '1 hour', interval '1 second' * power(2, least(x.attempts, 12)))
-    WHERE x.queue_id = $1 AND x.state = 'leased' AND x.lease_owner = $2 AND x.lease_expires_at > now()
+    WHERE x.queue_id = $1 AND x.lease_owner = $2 AND x.lease_expires_at > now()
     RETURNING x.state INTO new_state;
     IF NOT FOUND THEN
         PERFORM @extschema@.rekor_queue_lease_check($1, $2);
@@ -537,7 +544,8 @@ BEGIN
         SET state = CASE WHEN retryable AND x.attempts < x.max_attempts THEN 'pending' ELSE 'dead' END,
             lease_owner = NULL, lease_expires_at = NULL, last_error = left(error, 4000),
             next_attempt_at = now() + least(interval '1 hour', interval '1 second' * power(2, least(x.attempts, 12)))
-        WHERE x.queue_id = ANY (queue_ids) AND x.state = 'leased' AND x.lease_owner = worker AND x.lease_expires_at > now()
+        -- No state test, as in rekor_mark_failed: the items are found by the primary key.
+        WHERE x.queue_id = ANY (queue_ids) AND x.lease_owner = worker AND x.lease_expires_at > now()
         RETURNING x.queue_id, x.state
     )
     SELECT coalesce(array_agg(u.queue_id ORDER BY u.queue_id), '{}'), coalesce(array_agg(u.state ORDER BY u.queue_id), '{}')

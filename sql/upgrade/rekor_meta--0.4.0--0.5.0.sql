@@ -110,4 +110,129 @@ BEGIN
     ORDER BY u.o;
 END
 $$;
+-- The queue's single dequeue and ack (issue 13). rekor_dequeue keeps one generic plan per session
+-- (it was planned again at every call: its LIMIT is a parameter) and finds its rows by primary key;
+-- the acks find their items by primary key, not through rekor_queue_leased.
+CREATE OR REPLACE FUNCTION rekor_dequeue(worker text, batch integer DEFAULT 1, lease interval DEFAULT '5 minutes')
+RETURNS SETOF rekor_submission_queue
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    IF worker IS NULL OR worker = '' THEN
+        RAISE EXCEPTION 'worker must be a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF batch IS NULL OR batch < 1 OR batch > 1000 THEN
+        RAISE EXCEPTION 'batch must be between 1 and 1000' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('batch = %s', batch);
+    END IF;
+    IF lease IS NULL OR lease <= interval '0' OR lease > interval '1 day' THEN
+        RAISE EXCEPTION 'lease must be positive and at most 1 day' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('lease = %s', lease);
+    END IF;
+    RETURN QUERY
+    WITH dead AS (
+        -- Items whose expired lease was their last attempt are dead, not handed out again.
+        UPDATE @extschema@.rekor_submission_queue q
+        SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL,
+            last_error = coalesce(q.last_error || '; ', '') || 'lease expired on the last attempt'
+        WHERE q.queue_id = ANY (ARRAY(
+            SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+            WHERE x.state = 'leased' AND x.lease_expires_at <= now() AND x.attempts >= x.max_attempts
+            ORDER BY x.lease_expires_at LIMIT batch FOR UPDATE SKIP LOCKED))
+        RETURNING 1
+    ), leased AS (
+        UPDATE @extschema@.rekor_submission_queue q
+        SET state = 'leased', lease_owner = worker, lease_expires_at = now() + lease, attempts = q.attempts + 1
+        WHERE q.queue_id = ANY (ARRAY(
+            -- The oldest `batch` of: the first due pending items, the first expired leases.
+            SELECT c.queue_id FROM (
+                SELECT p.queue_id FROM (SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+                                        WHERE x.state = 'pending' AND x.next_attempt_at <= now()
+                                        ORDER BY x.queue_id LIMIT batch FOR UPDATE SKIP LOCKED) p
+                UNION ALL
+                SELECT e.queue_id FROM (SELECT x.queue_id FROM @extschema@.rekor_submission_queue x
+                                        WHERE x.state = 'leased' AND x.lease_expires_at <= now() AND x.attempts < x.max_attempts
+                                        ORDER BY x.lease_expires_at, x.queue_id LIMIT batch FOR UPDATE SKIP LOCKED) e
+            ) c
+            ORDER BY c.queue_id
+            LIMIT batch))
+        RETURNING q.*
+    )
+    SELECT l.* FROM leased l ORDER BY l.queue_id;
+END
+$$;
+CREATE OR REPLACE FUNCTION rekor_mark_failed(queue_id bigint, worker text, error text, retryable boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    new_state text;
+BEGIN
+    UPDATE @extschema@.rekor_submission_queue x
+    SET state = CASE WHEN retryable AND x.attempts < x.max_attempts THEN 'pending' ELSE 'dead' END,
+        lease_owner = NULL, lease_expires_at = NULL, last_error = left(error, 4000),
+        next_attempt_at = now() + least(interval '1 hour', interval '1 second' * power(2, least(x.attempts, 12)))
+    WHERE x.queue_id = $1 AND x.lease_owner = $2 AND x.lease_expires_at > now()
+    RETURNING x.state INTO new_state;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.rekor_queue_lease_check($1, $2);
+        RAISE EXCEPTION 'worker does not hold a live lease on this item' USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = format('queue_id %s, caller %s', $1, left($2, 200));
+    END IF;
+    RETURN new_state;
+END
+$$;
+CREATE OR REPLACE FUNCTION rekor_mark_failed_batch(queue_ids bigint[], worker text, error text, retryable boolean DEFAULT true)
+RETURNS TABLE (queue_id bigint, state text)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+    done_ids bigint[];
+    states text[];
+    missing bigint;
+BEGIN
+    IF queue_ids IS NULL OR array_ndims(queue_ids) > 1 THEN
+        RAISE EXCEPTION 'queue_ids must be a one-dimensional array' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('dimensions %s', coalesce(array_dims(queue_ids), 'NULL array'));
+    END IF;
+    IF array_position(queue_ids, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'queue_ids must not contain NULL' USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('queue_ids[%s] is NULL', array_position(queue_ids, NULL));
+    END IF;
+    IF cardinality(queue_ids) > 1000 THEN
+        RAISE EXCEPTION 'batch too large' USING ERRCODE = 'program_limit_exceeded',
+            DETAIL = format('%s queue_ids; at most 1000 per call', cardinality(queue_ids));
+    END IF;
+    WITH upd AS (
+        UPDATE @extschema@.rekor_submission_queue x
+        SET state = CASE WHEN retryable AND x.attempts < x.max_attempts THEN 'pending' ELSE 'dead' END,
+            lease_owner = NULL, lease_expires_at = NULL, last_error = left(error, 4000),
+            next_attempt_at = now() + least(interval '1 hour', interval '1 second' * power(2, least(x.attempts, 12)))
+        -- No state test, as in rekor_mark_failed: the items are found by the primary key.
+        WHERE x.queue_id = ANY (queue_ids) AND x.lease_owner = worker AND x.lease_expires_at > now()
+        RETURNING x.queue_id, x.state
+    )
+    SELECT coalesce(array_agg(u.queue_id ORDER BY u.queue_id), '{}'), coalesce(array_agg(u.state ORDER BY u.queue_id), '{}')
+    INTO done_ids, states FROM upd u;
+    IF cardinality(done_ids) < (SELECT count(DISTINCT i) FROM unnest(queue_ids) AS i) THEN
+        -- Some item is not leased live by this worker: raise why (this undoes the whole call).
+        SELECT u.i INTO missing FROM unnest(queue_ids) WITH ORDINALITY AS u(i, o)
+        WHERE u.i <> ALL (done_ids) ORDER BY u.o LIMIT 1;
+        PERFORM @extschema@.rekor_queue_lease_check(missing, worker);
+        RAISE EXCEPTION 'worker does not hold a live lease on every item' USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = format('queue_id %s, caller %s', missing, left(worker, 200));
+    END IF;
+    RETURN QUERY SELECT * FROM unnest(done_ids, states);
+END
+$$;
 -- END queue

@@ -1488,6 +1488,33 @@ fn one_dequeue_leases_due_and_expired_items_in_queue_order_and_kills_an_exhauste
 }
 
 #[test]
+fn one_session_dequeues_with_batches_of_every_size_the_oldest_due_and_expired_items_in_queue_order() {
+    // rekor_dequeue keeps one plan per session whatever the batch: each size must still get the
+    // oldest eligible items, pending and expired leases merged in queue_id order, and an exhausted
+    // lease must die at the first call, a batch of 1 included.
+    let _g = shared();
+    let (mut c, log, _) = setup("q_batch_sizes", "batchsizes", 30);
+    let ids = enqueue_range(&mut c, &log, 0..30, 30);
+    assert_eq!(dequeue(&mut c, "w1", 10, "1 minute"), ids[..10].to_vec());
+    // The first ten leases ran out (the owner moves them); the fourth item had its last attempt.
+    c.execute(
+        "UPDATE rekor_submission_queue SET lease_expires_at = now() - interval '1 second' WHERE queue_id = ANY($1)",
+        &[&ids[..10].to_vec()],
+    )
+    .unwrap();
+    c.execute("UPDATE rekor_submission_queue SET max_attempts = 1 WHERE queue_id = $1", &[&ids[3]]).unwrap();
+    assert_eq!(dequeue(&mut c, "w2", 1, "1 minute"), vec![ids[0]]);
+    assert_eq!(state(&mut c, ids[3]), ("dead".to_string(), 1, None));
+    assert_eq!(dequeue(&mut c, "w2", 5, "2 minutes"), vec![ids[1], ids[2], ids[4], ids[5], ids[6]]);
+    assert_eq!(dequeue(&mut c, "w2", 1000, "3 minutes"), ids[7..].to_vec());
+    assert!(dequeue(&mut c, "w2", 1, "1 minute").is_empty());
+    assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_submission_queue WHERE state = 'leased' AND lease_owner = 'w2'"), 29);
+    assert_eq!(state(&mut c, ids[0]), ("leased".to_string(), 2, Some("w2".to_string())));
+    assert_eq!(state(&mut c, ids[29]), ("leased".to_string(), 1, Some("w2".to_string())));
+    done(c);
+}
+
+#[test]
 fn visibility_follows_the_columns_a_live_lease_is_never_visible_through_next_attempt_at() {
     let _g = shared();
     let (mut c, log, _) = setup("q_visible_cols", "visiblecols", 6);
