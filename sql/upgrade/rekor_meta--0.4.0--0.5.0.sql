@@ -113,12 +113,14 @@ $$;
 -- The queue's single dequeue and ack (issue 13). rekor_dequeue keeps one generic plan per session
 -- (it was planned again at every call: its LIMIT is a parameter) and finds its rows by primary key;
 -- the acks find their items by primary key, not through rekor_queue_leased.
+-- No JIT (see 050_queue.sql): with millions pending the generic plan's cost passed jit_above_cost.
 CREATE OR REPLACE FUNCTION rekor_dequeue(worker text, batch integer DEFAULT 1, lease interval DEFAULT '5 minutes')
 RETURNS SETOF rekor_submission_queue
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
+SET jit = off
 AS $$
 BEGIN
     IF worker IS NULL OR worker = '' THEN

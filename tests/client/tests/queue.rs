@@ -1515,6 +1515,42 @@ fn one_session_dequeues_with_batches_of_every_size_the_oldest_due_and_expired_it
 }
 
 #[test]
+fn dequeue_is_never_jit_compiled_however_costly_its_generic_plan_looks() {
+    // rekor_dequeue keeps one generic plan, costed as if an unknown LIMIT took a tenth of the
+    // pending rows: with millions pending that passed jit_above_cost and every call compiled it
+    // (19 ms a dequeue at 10M pending). With the threshold at 0, auto_explain shows which plans
+    // were compiled: the session's own statement is (the control), none of the dequeue's may be.
+    let _g = shared();
+    let (mut c0, log, dsn) = setup("q_nojit", "nojit", 3);
+    let ids = enqueue_range(&mut c0, &log, 0..3, 3);
+    let plans = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = plans.clone();
+    let mut c = dsn
+        .parse::<postgres::Config>()
+        .unwrap()
+        .notice_callback(move |n| sink.lock().unwrap().push(n.message().to_string()))
+        .connect(NoTls)
+        .unwrap();
+    let jit: bool = c.query_one("SELECT pg_jit_available()", &[]).unwrap().get(0);
+    assert!(jit, "this server has no JIT provider: the test cannot tell a compiled plan");
+    c.batch_execute(
+        "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+         SET auto_explain.log_level = notice; SET jit = on; SET jit_above_cost = 0",
+    )
+    .unwrap();
+    assert_eq!(dequeue(&mut c, "w", 2, "1 minute"), ids[..2].to_vec());
+    let plans = plans.lock().unwrap().clone();
+    let (inner, outer): (Vec<&String>, Vec<&String>) = plans.iter().partition(|p| p.contains("rekor_submission_queue"));
+    assert!(!inner.is_empty(), "auto_explain showed the dequeue's own statements: {plans:?}");
+    assert!(outer.iter().any(|p| p.contains("rekor_dequeue") && p.contains("JIT:")), "the calling statement was compiled: {plans:?}");
+    for p in &inner {
+        assert!(!p.contains("JIT:"), "a statement of rekor_dequeue was JIT-compiled:\n{p}");
+    }
+    drop(c);
+    done(c0);
+}
+
+#[test]
 fn visibility_follows_the_columns_a_live_lease_is_never_visible_through_next_attempt_at() {
     let _g = shared();
     let (mut c, log, _) = setup("q_visible_cols", "visiblecols", 6);
