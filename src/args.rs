@@ -34,9 +34,33 @@ impl std::ops::Deref for Text<'_> {
 impl_sql_translatable!(Jsonb, arg_only = "jsonb");
 impl_sql_translatable!(Text<'_>, arg_only = "TEXT");
 impl_sql_translatable!(ByteaArray<'_>, arg_only = "bytea[]");
+impl_sql_translatable!(JsonbArray<'_>, arg_only = "jsonb[]");
 
 /// A one-dimensional `bytea[]` argument (any lower bound; NULL elements are the caller's to refuse).
 pub struct ByteaArray<'a>(pub Array<'a, &'a [u8]>);
+
+/// A one-dimensional `jsonb[]` argument of at most [`MAX_JSONB_ARRAY_ITEMS`] elements, read element
+/// by element ([`JsonbArray::get`]: each one with the limits of [`Jsonb`]).
+pub struct JsonbArray<'a> {
+    elems: Vec<(pg_sys::Datum, bool)>,
+    _array: std::marker::PhantomData<&'a ()>,
+}
+
+/// The most elements a `jsonb[]` argument may have (rekor_enqueue_batch's limit).
+pub const MAX_JSONB_ARRAY_ITEMS: usize = 10_000;
+
+impl JsonbArray<'_> {
+    pub fn len(&self) -> usize {
+        self.elems.len()
+    }
+
+    /// Element `i` (0-based), or None when it is NULL.
+    pub fn get(&self, i: usize) -> Option<Jsonb> {
+        let &(datum, is_null) = self.elems.get(i)?;
+        // SAFETY: a jsonb datum of the detoasted array, alive for the call (see from_polymorphic_datum).
+        unsafe { Jsonb::from_polymorphic_datum(datum, is_null, pg_sys::JSONBOID) }
+    }
+}
 
 fn raise_json(err: &JsonTextError) -> ! {
     let code = match err {
@@ -178,6 +202,53 @@ impl<'a> FromDatum for ByteaArray<'a> {
     }
 }
 
+impl<'a> FromDatum for JsonbArray<'a> {
+    unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, _: pg_sys::Oid) -> Option<JsonbArray<'a>> {
+        if is_null || datum.is_null() {
+            return None;
+        }
+        unsafe {
+            // Detoasted (or flattened, when expanded) into the call's memory context: the element
+            // datums point into it for the rest of the call.
+            let arr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
+            let ndim = (*arr).ndim;
+            if ndim > 1 {
+                raise(
+                    INVALID_PARAMETER,
+                    "array must be one-dimensional",
+                    format!("the jsonb[] argument has {ndim} dimensions"),
+                );
+            }
+            let Some(nn) = std::ptr::NonNull::new(arr) else {
+                raise(INVALID_PARAMETER, "not an array", String::new())
+            };
+            // The element count from the header, before anything is unpacked.
+            let items = pgrx::array::RawArray::from_ptr(nn).len();
+            if items > MAX_JSONB_ARRAY_ITEMS {
+                raise(
+                    LIMIT_EXCEEDED,
+                    "jsonb[] argument too large",
+                    format!("{items} elements; at most {MAX_JSONB_ARRAY_ITEMS}"),
+                );
+            }
+            let mut values: *mut pg_sys::Datum = std::ptr::null_mut();
+            let mut nulls: *mut bool = std::ptr::null_mut();
+            let mut n: i32 = 0;
+            pg_sys::deconstruct_array(arr, pg_sys::JSONBOID, -1, false, pg_sys::TYPALIGN_INT as std::ffi::c_char,
+                                      &mut values, &mut nulls, &mut n);
+            let n = usize::try_from(n).unwrap_or(0);
+            let elems = if n == 0 || values.is_null() || nulls.is_null() {
+                Vec::new()
+            } else {
+                let v = std::slice::from_raw_parts(values, n);
+                let z = std::slice::from_raw_parts(nulls, n);
+                v.iter().copied().zip(z.iter().copied()).collect()
+            };
+            Some(JsonbArray { elems, _array: std::marker::PhantomData })
+        }
+    }
+}
+
 macro_rules! arg_from_datum {
     ($ty:ty) => {
         unsafe impl<'fcx> ArgAbi<'fcx> for $ty {
@@ -206,3 +277,4 @@ macro_rules! arg_from_datum {
 arg_from_datum!(Jsonb);
 arg_from_datum!(Text<'fcx>);
 arg_from_datum!(ByteaArray<'fcx>);
+arg_from_datum!(JsonbArray<'fcx>);

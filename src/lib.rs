@@ -86,6 +86,7 @@ pgrx::extension_sql_file!(
         entry::rekor_parse_rest_response,
         entry::rekor_parse_bundle,
         queue::rekor_dsse_info,
+        queue::rekor_dsse_info_batch,
         queue::rekor_entry_envelope_mismatch,
         queue::rekor_verifier_check,
         queue::rekor_array_shape

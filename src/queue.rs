@@ -1,6 +1,6 @@
 //! SQL helpers of the submission queue (sql/040_queue.sql): DSSE envelope validation and digests on
 //! enqueue, and the check that a logged Rekor entry is exactly the queued envelope.
-use crate::args::{Jsonb, Text};
+use crate::args::{Jsonb, JsonbArray, Text};
 use crate::error::{raise, INVALID_PARAMETER};
 use pgrx::prelude::*;
 use rekor_meta_core::dsse;
@@ -28,6 +28,36 @@ fn rekor_dsse_info(
     drop(envelope);
     // Moved, not cloned: the payload type is the only part of the envelope returned.
     TableIterator::once((env.payload_type, payload_sha256, envelope_sha256, pae_sha256))
+}
+
+/// rekor_dsse_info of every envelope of a batch, in order, in one call (rekor_enqueue_batch): the
+/// same checks and errors, the element named in the DETAIL. One call per envelope paid the SET
+/// clause of the function (every setting saved and restored) each time, a tenth of a batch's CPU.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn rekor_dsse_info_batch(
+    envelopes: JsonbArray<'_>,
+) -> TableIterator<
+    'static,
+    (
+        name!(payload_type, String),
+        name!(payload_sha256, Vec<u8>),
+        name!(envelope_sha256, Vec<u8>),
+        name!(pae_sha256, Vec<u8>),
+    ),
+> {
+    let mut rows = Vec::with_capacity(envelopes.len());
+    for i in 0..envelopes.len() {
+        let Some(envelope) = envelopes.get(i) else {
+            raise(INVALID_PARAMETER, "envelopes must not contain NULL", format!("envelopes[{}] is NULL", i + 1))
+        };
+        let env = dsse::parse_envelope(&envelope.0).unwrap_or_else(|e| {
+            raise(INVALID_PARAMETER, format!("invalid DSSE envelope: {e}"), format!("envelopes[{}] at {}", i + 1, e.path()))
+        });
+        let (payload_sha256, envelope_sha256, pae_sha256) =
+            (env.payload_sha256().to_vec(), dsse::envelope_sha256(&envelope.0).to_vec(), env.pae_sha256().to_vec());
+        rows.push((env.payload_type, payload_sha256, envelope_sha256, pae_sha256));
+    }
+    TableIterator::new(rows)
 }
 
 /// Why the entry `body` does not log `envelope`, or NULL when it does:

@@ -24,7 +24,8 @@
 --   entry.rs       rekor_parse_rest_response, rekor_parse_bundle, rekor_inclusion_proof_error,
 --                  rekor_checkpoint_check, rekor_entry_evidence_check, rekor_entry_evidence,
 --                  rekor_verify_set, rekor_body_info, rekor_digest_key, rekor_body_digests
---   queue.rs       rekor_dsse_info, rekor_entry_envelope_mismatch, rekor_verifier_check, rekor_array_shape
+--   queue.rs       rekor_dsse_info, rekor_dsse_info_batch, rekor_entry_envelope_mismatch, rekor_verifier_check,
+--                  rekor_array_shape
 -- `cargo pgrx schema pg15 --out <file>` shows the whole generated script.
 --
 -- Conventions of every file:

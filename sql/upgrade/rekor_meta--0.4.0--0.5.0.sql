@@ -57,6 +57,13 @@ BEGIN
     RETURN NULL;
 END
 $$;
+-- The digests of a whole batch in one Rust call (src/queue.rs).
+CREATE FUNCTION rekor_dsse_info_batch(envelopes jsonb[])
+RETURNS TABLE (payload_type text, payload_sha256 bytea, envelope_sha256 bytea, pae_sha256 bytea)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'rekor_dsse_info_batch_wrapper';
+ALTER FUNCTION rekor_dsse_info_batch(jsonb[]) ROWS 100;
+ALTER FUNCTION rekor_dsse_info_batch(jsonb[]) SET search_path = pg_catalog, pg_temp;
 -- Batch enqueue: the keys trigger told to skip its items; unclaimed envelopes looked up by key.
 CREATE OR REPLACE FUNCTION rekor_enqueue_batch_impl(envelopes jsonb[], log_id bytea, max_attempts integer)
 RETURNS SETOF bigint
@@ -73,8 +80,10 @@ BEGIN
     -- transaction-local and cleared right after the statement (an error rolls it back too).
     PERFORM set_config('rekor_meta.enqueue_claimed_keys', 'on', true);
     WITH input AS (
-        SELECT u.o, u.e, d.* FROM unnest(envelopes) WITH ORDINALITY AS u(e, o),
-             LATERAL @extschema@.rekor_dsse_info(u.e) AS d
+        -- Each envelope beside its digests (one Rust call for the whole batch, its rows in input order).
+        SELECT u.o, u.e, u.payload_type, u.payload_sha256, u.envelope_sha256, u.pae_sha256
+        FROM ROWS FROM (unnest(envelopes), @extschema@.rekor_dsse_info_batch(envelopes)) WITH ORDINALITY
+             AS u(e, payload_type, payload_sha256, envelope_sha256, pae_sha256, o)
     ), numbered AS (
         -- The first occurrence of each envelope, numbered in input order (a single worker dequeues
         -- in queue_id order, so it receives them in the order given).
@@ -237,4 +246,47 @@ BEGIN
     RETURN QUERY SELECT * FROM unnest(done_ids, states);
 END
 $$;
+-- The queue's single-column rules become domains (one CHECK of the table each was parsed and
+-- planned again by every statement that updated a row: every dequeue and ack). The view and the
+-- trigger that name `state` are dropped for the type change and made again as they were.
+CREATE DOMAIN rekor_queue_state AS text CHECK (VALUE IN ('pending', 'leased', 'submitted', 'dead'));
+CREATE DOMAIN rekor_queue_max_attempts AS integer CHECK (VALUE BETWEEN 1 AND 1000);
+CREATE DOMAIN rekor_queue_verifier AS bytea CHECK (length(VALUE) <= 16384);
+CREATE DOMAIN rekor_queue_verifier_kind AS text CHECK (VALUE IN ('public_key', 'x509_certificate'));
+CREATE DOMAIN rekor_queue_verifier_key_type AS text CHECK (VALUE IN ('ecdsa-p256', 'ecdsa-p384', 'ed25519'));
+DROP VIEW rekor_queue_stats;
+DROP TRIGGER rekor_vex_link_submitted ON rekor_submission_queue;
+ALTER TABLE rekor_submission_queue
+    DROP CONSTRAINT rekor_submission_queue_state_check,
+    DROP CONSTRAINT rekor_submission_queue_max_attempts_check,
+    DROP CONSTRAINT rekor_submission_queue_verifier_kind_check,
+    DROP CONSTRAINT rekor_submission_queue_verifier_key_type_check,
+    DROP CONSTRAINT rekor_submission_queue_verifier_size,
+    ALTER COLUMN state DROP DEFAULT,
+    ALTER COLUMN state TYPE rekor_queue_state,
+    ALTER COLUMN state SET DEFAULT 'pending',
+    ALTER COLUMN max_attempts DROP DEFAULT,
+    ALTER COLUMN max_attempts TYPE rekor_queue_max_attempts,
+    ALTER COLUMN max_attempts SET DEFAULT 10,
+    ALTER COLUMN verifier TYPE rekor_queue_verifier,
+    ALTER COLUMN verifier_kind TYPE rekor_queue_verifier_kind,
+    ALTER COLUMN verifier_key_type TYPE rekor_queue_verifier_key_type;
+CREATE TRIGGER rekor_vex_link_submitted AFTER UPDATE ON rekor_submission_queue
+    FOR EACH ROW WHEN (NEW.state = 'submitted' AND OLD.state IS DISTINCT FROM 'submitted')
+    EXECUTE FUNCTION rekor_vex_link_submitted();
+-- What an operator graphs: counts per state and log, oldest pending age, attempts histogram.
+CREATE VIEW rekor_queue_stats AS
+SELECT q.state,
+       q.log_id,
+       count(*) AS items,
+       max(now() - q.enqueued_at) FILTER (WHERE q.state = 'pending') AS oldest_pending_age,
+       count(*) FILTER (WHERE q.state = 'leased' AND q.lease_expires_at <= now()) AS expired_leases,
+       count(*) FILTER (WHERE q.attempts = 0) AS attempts_0,
+       count(*) FILTER (WHERE q.attempts = 1) AS attempts_1,
+       count(*) FILTER (WHERE q.attempts BETWEEN 2 AND 3) AS attempts_2_3,
+       count(*) FILTER (WHERE q.attempts BETWEEN 4 AND 7) AS attempts_4_7,
+       count(*) FILTER (WHERE q.attempts >= 8) AS attempts_8_plus
+FROM rekor_submission_queue q
+GROUP BY q.state, q.log_id;
+GRANT SELECT ON rekor_queue_stats TO rekor_reader;
 -- END queue

@@ -40,6 +40,7 @@ const HOSTILE_TABLE: &[(&str, &str)] = &[
     ("rekor_dequeue(text,integer,interval)", "generic; batch and lease limits"),
     ("rekor_digest_key(text,bytea)", "generic; 100 MB algorithm and digest (memory, no echo)"),
     ("rekor_dsse_info(jsonb)", "generic; 100 MB, 16 MiB and 200,000-value documents (memory); 101 signatures"),
+    ("rekor_dsse_info_batch(jsonb[])", "generic; 10,001 elements, 2-D and NULL-element arrays"),
     ("rekor_enqueue(jsonb,bytea,integer,text)", "generic; JSON limits; 100 MB and 16 MiB envelopes (memory)"),
     ("rekor_set_log_endpoint(bytea,text,integer)", "generic"),
     ("rekor_queue_notify()", "trigger"),
@@ -1096,6 +1097,13 @@ fn queue_batches_are_limited() {
     let (code, msg) = code_and_message(&mut c, "SELECT * FROM rekor_enqueue_batch(ARRAY[['{}'::jsonb]])");
     assert_eq!(code, "22023", "{msg}");
     let (code, msg) = code_and_message(&mut c, "SELECT * FROM rekor_enqueue_batch(ARRAY[NULL]::jsonb[])");
+    assert_eq!(code, "22023", "{msg}");
+    // Its digest function on its own: the same limits, checked before any element is read.
+    let (code, msg) = code_and_message(&mut c, "SELECT * FROM rekor_dsse_info_batch(array_fill('{}'::jsonb, ARRAY[10001]))");
+    assert_eq!(code, "54000", "{msg}");
+    let (code, msg) = code_and_message(&mut c, "SELECT * FROM rekor_dsse_info_batch(ARRAY[['{}'::jsonb]])");
+    assert_eq!(code, "22023", "{msg}");
+    let (code, msg) = code_and_message(&mut c, "SELECT * FROM rekor_dsse_info_batch(ARRAY[NULL]::jsonb[])");
     assert_eq!(code, "22023", "{msg}");
     // 10,000 distinct envelopes are enqueued in one call.
     let n: i64 = c

@@ -708,6 +708,45 @@ fn a_null_envelope_in_a_batch_is_refused_not_dropped() {
     done(c);
 }
 
+/// rekor_enqueue_batch digests its envelopes with one call of rekor_dsse_info_batch: one row per
+/// envelope, in input order, each the row rekor_dsse_info gives for that envelope alone; a bad
+/// element is refused with rekor_dsse_info's message and its position in the DETAIL.
+#[test]
+fn batch_digests_are_the_single_envelope_digests_in_input_order() {
+    let _g = shared();
+    let (mut c, log, _) = setup("q_batch_digests", "batchdigests", 6);
+    let envs: Vec<String> = [4usize, 1, 1, 5, 0].iter().map(|&i| log.envelope_json(i)).collect();
+    let rows = |c: &mut Client, q: &str| -> Vec<String> {
+        c.query(q, &[&envs]).unwrap().iter().map(|r| r.get(0)).collect()
+    };
+    let batch = rows(
+        &mut c,
+        "SELECT concat_ws(' ', payload_type, encode(payload_sha256, 'hex'), encode(envelope_sha256, 'hex'), encode(pae_sha256, 'hex'))
+         FROM rekor_dsse_info_batch($1::text[]::jsonb[])",
+    );
+    let single = rows(
+        &mut c,
+        "SELECT concat_ws(' ', d.payload_type, encode(d.payload_sha256, 'hex'), encode(d.envelope_sha256, 'hex'), encode(d.pae_sha256, 'hex'))
+         FROM unnest($1::text[]::jsonb[]) WITH ORDINALITY AS u(e, o), LATERAL rekor_dsse_info(u.e) d ORDER BY u.o",
+    );
+    assert_eq!(batch.len(), 5);
+    assert_eq!(batch, single);
+    assert_eq!(batch[1], batch[2]);
+    assert_ne!(batch[0], batch[1]);
+    // The third element without a payload: the single function's message, the element's position.
+    let mut bad: Vec<Value> = envs.iter().map(|e| serde_json::from_str(e).unwrap()).collect();
+    bad[2].as_object_mut().unwrap().remove("payload");
+    let bad: Vec<String> = bad.iter().map(|v| v.to_string()).collect();
+    let (code, msg, detail) = db_error(c.query("SELECT * FROM rekor_dsse_info_batch($1::text[]::jsonb[])", &[&bad]));
+    let (single_code, single_msg, _) = db_error(c.query("SELECT * FROM rekor_dsse_info($1::text::jsonb)", &[&bad[2]]));
+    assert_eq!((code.as_str(), msg.as_str()), (single_code.as_str(), single_msg.as_str()));
+    assert!(detail.starts_with("envelopes[3] at "), "{detail}");
+    let (code, _, detail) = db_error(c.query("SELECT * FROM rekor_dsse_info_batch(ARRAY[$1::text::jsonb, NULL])", &[&envs[0]]));
+    assert_eq!((code.as_str(), detail.as_str()), ("22023", "envelopes[2] is NULL"));
+    assert_eq!(count(&mut c, "SELECT count(*) FROM rekor_dsse_info_batch('{}'::jsonb[])"), 0);
+    done(c);
+}
+
 #[test]
 fn enqueue_is_idempotent_per_envelope_and_log_and_keeps_the_input_order() {
     let _g = shared();
