@@ -181,6 +181,24 @@ impl<'a> FromDatum for Text<'a> {
     }
 }
 
+/// The detoasted array of a non-NULL array datum; 22023 when it has more than one dimension.
+///
+/// # Safety
+/// `datum` must be a non-NULL datum of an array type.
+unsafe fn one_dimensional(datum: pg_sys::Datum, what: &str) -> std::ptr::NonNull<pg_sys::ArrayType> {
+    unsafe {
+        let arr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
+        let Some(nn) = std::ptr::NonNull::new(arr) else {
+            raise(INVALID_PARAMETER, "not an array", String::new())
+        };
+        let ndim = (*arr).ndim;
+        if ndim > 1 {
+            raise(INVALID_PARAMETER, "array must be one-dimensional", format!("the {what} argument has {ndim} dimensions"));
+        }
+        nn
+    }
+}
+
 impl<'a> FromDatum for ByteaArray<'a> {
     unsafe fn from_polymorphic_datum(datum: pg_sys::Datum, is_null: bool, typoid: pg_sys::Oid) -> Option<ByteaArray<'a>> {
         if is_null || datum.is_null() {
@@ -188,16 +206,8 @@ impl<'a> FromDatum for ByteaArray<'a> {
         }
         unsafe {
             // Detoasted once here; Array's own detoast of the result then copies nothing.
-            let arr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
-            let ndim = (*arr).ndim;
-            if ndim > 1 {
-                raise(
-                    INVALID_PARAMETER,
-                    "array must be one-dimensional",
-                    format!("the bytea[] argument has {ndim} dimensions"),
-                );
-            }
-            Array::<&[u8]>::from_polymorphic_datum(pg_sys::Datum::from(arr), false, typoid).map(ByteaArray)
+            let arr = one_dimensional(datum, "bytea[]");
+            Array::<&[u8]>::from_polymorphic_datum(pg_sys::Datum::from(arr.as_ptr()), false, typoid).map(ByteaArray)
         }
     }
 }
@@ -210,18 +220,8 @@ impl<'a> FromDatum for JsonbArray<'a> {
         unsafe {
             // Detoasted (or flattened, when expanded) into the call's memory context: the element
             // datums point into it for the rest of the call.
-            let arr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
-            let ndim = (*arr).ndim;
-            if ndim > 1 {
-                raise(
-                    INVALID_PARAMETER,
-                    "array must be one-dimensional",
-                    format!("the jsonb[] argument has {ndim} dimensions"),
-                );
-            }
-            let Some(nn) = std::ptr::NonNull::new(arr) else {
-                raise(INVALID_PARAMETER, "not an array", String::new())
-            };
+            let nn = one_dimensional(datum, "jsonb[]");
+            let arr = nn.as_ptr();
             // The element count from the header, before anything is unpacked.
             let items = pgrx::array::RawArray::from_ptr(nn).len();
             if items > MAX_JSONB_ARRAY_ITEMS {

@@ -7,6 +7,20 @@ use rekor_meta_core::dsse;
 use rekor_meta_core::entry::{parse_body, DigestRole};
 use sha2::{Digest, Sha256};
 
+/// One row of rekor_dsse_info: the payload type and the digests the queue stores.
+type DsseInfo = (String, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// The DsseInfo of one envelope, or 22023 naming the bad field (`at`: where the DETAIL says it is).
+fn dsse_info(envelope: Jsonb, at: impl Fn(&str) -> String) -> DsseInfo {
+    let env = dsse::parse_envelope(&envelope.0)
+        .unwrap_or_else(|e| raise(INVALID_PARAMETER, format!("invalid DSSE envelope: {e}"), at(e.path())));
+    let (payload_sha256, envelope_sha256, pae_sha256) =
+        (env.payload_sha256().to_vec(), dsse::envelope_sha256(&envelope.0).to_vec(), env.pae_sha256().to_vec());
+    drop(envelope);
+    // Moved, not cloned: the payload type is the only part of the envelope returned.
+    (env.payload_type, payload_sha256, envelope_sha256, pae_sha256)
+}
+
 /// Validates a DSSE envelope (payloadType, base64 payload, signatures[] with base64 sig and optional
 /// keyid) and returns the digests the queue stores; 22023 naming the bad field otherwise.
 #[pg_extern(immutable, parallel_safe, strict)]
@@ -21,13 +35,7 @@ fn rekor_dsse_info(
         name!(pae_sha256, Vec<u8>),
     ),
 > {
-    let env = dsse::parse_envelope(&envelope.0)
-        .unwrap_or_else(|e| raise(INVALID_PARAMETER, format!("invalid DSSE envelope: {e}"), format!("at {}", e.path())));
-    let (payload_sha256, envelope_sha256, pae_sha256) =
-        (env.payload_sha256().to_vec(), dsse::envelope_sha256(&envelope.0).to_vec(), env.pae_sha256().to_vec());
-    drop(envelope);
-    // Moved, not cloned: the payload type is the only part of the envelope returned.
-    TableIterator::once((env.payload_type, payload_sha256, envelope_sha256, pae_sha256))
+    TableIterator::once(dsse_info(envelope, |path| format!("at {path}")))
 }
 
 /// rekor_dsse_info of every envelope of a batch, in order, in one call (rekor_enqueue_batch): the
@@ -45,18 +53,14 @@ fn rekor_dsse_info_batch(
         name!(pae_sha256, Vec<u8>),
     ),
 > {
-    let mut rows = Vec::with_capacity(envelopes.len());
-    for i in 0..envelopes.len() {
-        let Some(envelope) = envelopes.get(i) else {
-            raise(INVALID_PARAMETER, "envelopes must not contain NULL", format!("envelopes[{}] is NULL", i + 1))
-        };
-        let env = dsse::parse_envelope(&envelope.0).unwrap_or_else(|e| {
-            raise(INVALID_PARAMETER, format!("invalid DSSE envelope: {e}"), format!("envelopes[{}] at {}", i + 1, e.path()))
-        });
-        let (payload_sha256, envelope_sha256, pae_sha256) =
-            (env.payload_sha256().to_vec(), dsse::envelope_sha256(&envelope.0).to_vec(), env.pae_sha256().to_vec());
-        rows.push((env.payload_type, payload_sha256, envelope_sha256, pae_sha256));
-    }
+    let rows: Vec<DsseInfo> = (0..envelopes.len())
+        .map(|i| {
+            let Some(envelope) = envelopes.get(i) else {
+                raise(INVALID_PARAMETER, "envelopes must not contain NULL", format!("envelopes[{}] is NULL", i + 1))
+            };
+            dsse_info(envelope, |path| format!("envelopes[{}] at {path}", i + 1))
+        })
+        .collect();
     TableIterator::new(rows)
 }
 
