@@ -560,7 +560,10 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER rekor_vex_link_submitted AFTER UPDATE ON rekor_submission_queue
+-- OF entry_id: an item becomes submitted only with its entry_id set in the same UPDATE (the queue's
+-- CHECK ties the two), so updates that leave entry_id out (every dequeue and ack) skip the trigger
+-- without its WHEN clause, which PostgreSQL would otherwise read back and plan in each of them.
+CREATE TRIGGER rekor_vex_link_submitted AFTER UPDATE OF entry_id ON rekor_submission_queue
     FOR EACH ROW WHEN (NEW.state = 'submitted' AND OLD.state IS DISTINCT FROM 'submitted')
     EXECUTE FUNCTION rekor_vex_link_submitted();
 

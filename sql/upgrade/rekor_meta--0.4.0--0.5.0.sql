@@ -248,7 +248,7 @@ END
 $$;
 -- The queue's single-column rules become domains (one CHECK of the table each was parsed and
 -- planned again by every statement that updated a row: every dequeue and ack). The view and the
--- trigger that name `state` are dropped for the type change and made again as they were.
+-- trigger that name `state` are dropped for the type change and made again.
 CREATE DOMAIN rekor_queue_state AS text CHECK (VALUE IN ('pending', 'leased', 'submitted', 'dead'));
 CREATE DOMAIN rekor_queue_max_attempts AS integer CHECK (VALUE BETWEEN 1 AND 1000);
 CREATE DOMAIN rekor_queue_verifier AS bytea CHECK (length(VALUE) <= 16384);
@@ -271,7 +271,8 @@ ALTER TABLE rekor_submission_queue
     ALTER COLUMN verifier TYPE rekor_queue_verifier,
     ALTER COLUMN verifier_kind TYPE rekor_queue_verifier_kind,
     ALTER COLUMN verifier_key_type TYPE rekor_queue_verifier_key_type;
-CREATE TRIGGER rekor_vex_link_submitted AFTER UPDATE ON rekor_submission_queue
+-- Made again OF entry_id (sql/schema/060_vex.sql): dequeue and ack, which never set entry_id, skip it.
+CREATE TRIGGER rekor_vex_link_submitted AFTER UPDATE OF entry_id ON rekor_submission_queue
     FOR EACH ROW WHEN (NEW.state = 'submitted' AND OLD.state IS DISTINCT FROM 'submitted')
     EXECUTE FUNCTION rekor_vex_link_submitted();
 -- What an operator graphs: counts per state and log, oldest pending age, attempts histogram.
