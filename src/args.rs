@@ -42,8 +42,8 @@ pub struct ByteaArray<'a>(pub Array<'a, &'a [u8]>);
 /// A one-dimensional `jsonb[]` argument of at most [`MAX_JSONB_ARRAY_ITEMS`] elements, read element
 /// by element ([`JsonbArray::get`]: each one with the limits of [`Jsonb`]).
 pub struct JsonbArray<'a> {
-    elems: Vec<(pg_sys::Datum, bool)>,
-    _array: std::marker::PhantomData<&'a ()>,
+    values: &'a [pg_sys::Datum],
+    nulls: &'a [bool],
 }
 
 /// The most elements a `jsonb[]` argument may have (rekor_enqueue_batch's limit).
@@ -51,12 +51,12 @@ pub const MAX_JSONB_ARRAY_ITEMS: usize = 10_000;
 
 impl JsonbArray<'_> {
     pub fn len(&self) -> usize {
-        self.elems.len()
+        self.values.len()
     }
 
     /// Element `i` (0-based), or None when it is NULL.
     pub fn get(&self, i: usize) -> Option<Jsonb> {
-        let &(datum, is_null) = self.elems.get(i)?;
+        let (&datum, &is_null) = (self.values.get(i)?, self.nulls.get(i)?);
         // SAFETY: a jsonb datum of the detoasted array, alive for the call (see from_polymorphic_datum).
         unsafe { Jsonb::from_polymorphic_datum(datum, is_null, pg_sys::JSONBOID) }
     }
@@ -236,15 +236,12 @@ impl<'a> FromDatum for JsonbArray<'a> {
             let mut n: i32 = 0;
             pg_sys::deconstruct_array(arr, pg_sys::JSONBOID, -1, false, pg_sys::TYPALIGN_INT as std::ffi::c_char,
                                       &mut values, &mut nulls, &mut n);
+            // Both palloc'd in the call's memory context, like the array they point into.
             let n = usize::try_from(n).unwrap_or(0);
-            let elems = if n == 0 || values.is_null() || nulls.is_null() {
-                Vec::new()
-            } else {
-                let v = std::slice::from_raw_parts(values, n);
-                let z = std::slice::from_raw_parts(nulls, n);
-                v.iter().copied().zip(z.iter().copied()).collect()
-            };
-            Some(JsonbArray { elems, _array: std::marker::PhantomData })
+            if n == 0 || values.is_null() || nulls.is_null() {
+                return Some(JsonbArray { values: &[], nulls: &[] });
+            }
+            Some(JsonbArray { values: std::slice::from_raw_parts(values, n), nulls: std::slice::from_raw_parts(nulls, n) })
         }
     }
 }

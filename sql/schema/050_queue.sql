@@ -17,7 +17,7 @@
 -- is the oldest eligible items not locked by others. Every enqueuing statement sends one NOTIFY on
 -- channel rekor_meta_queue.
 
--- One envelope gives one row: tell the planner, so batch enqueue plans a plain nested loop.
+-- One envelope gives one row: tell the planner (rekor_enqueue reads it as a single row).
 ALTER FUNCTION rekor_dsse_info(jsonb) ROWS 1;
 -- And the batch form, one row per envelope (rekor_enqueue_batch's batches are of about 100).
 ALTER FUNCTION rekor_dsse_info_batch(jsonb[]) ROWS 100;
